@@ -1,0 +1,187 @@
+"""Fixtures: an app on a fresh database per test, its clients, and real waitress servers.
+
+Set ``TIMEKIT_TEST_DATABASE_URL`` to run the suite against another database (PostgreSQL);
+by default every test gets its own SQLite file.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from timekit_api import create_app
+from timekit_api.extensions import db
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST_HASH = "pbkdf2:sha256:1000"  # real hashing, cheap enough for hundreds of users
+TEST_DATABASE_URL = os.environ.get("TIMEKIT_TEST_DATABASE_URL")
+
+
+def base_config(tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "ENV": "development",
+        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "AUTO_CREATE_SCHEMA": True,
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "LOGIN_FAILURE_DELAY_SECONDS": 0.0,
+    }
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(base_config(tmp_path))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        if TEST_DATABASE_URL:
+            db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class Api:
+    """Small helpers over the test client for signing up and signing in."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def signup(self, username: str, password: str = "secret-pw", **extra) -> dict:
+        body = {"username": username, "password": password,
+                "email": f"{username}@example.com", **extra}
+        response = self.client.post("/v2/user", json=body)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def login(self, username: str, password: str = "secret-pw") -> str:
+        response = self.client.get("/v2/user/login",
+                                   query_string={"username": username, "password": password})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def user(self, username: str) -> dict:
+        """Sign up and sign in; returns headers carrying the token."""
+        self.signup(username)
+        return bearer(self.login(username))
+
+    def add_pet(self, headers, **fields) -> dict:
+        body = {"name": "doggie", "photoUrls": ["u"], "status": "available", **fields}
+        response = self.client.post("/v2/pet", json=body, headers=headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(login: str, token: str) -> dict:
+    raw = base64.b64encode(f"{login}:{token}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+@pytest.fixture
+def api(client):
+    return Api(client)
+
+
+@pytest.fixture
+def alice(api):
+    return api.user("alice")
+
+
+@pytest.fixture
+def bob(api):
+    return api.user("bob")
+
+
+# --- real servers ----------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, process: subprocess.Popen, port: int, prefix: str = "/v2"):
+        self.process, self.port = process, port
+        self.url = f"http://127.0.0.1:{port}{prefix}"
+
+    def wait_ready(self, timeout: float = 30.0) -> "LiveServer":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.process.stdout.read()}")
+            try:
+                requests.get(self.url + "/store/inventory", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> str:
+        self.process.terminate()
+        try:
+            out, _ = self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            out, _ = self.process.communicate()
+        return out
+
+
+def start_server(command: list[str], database_url: str, port: int, **env) -> LiveServer:
+    environment = {**os.environ, "TIMEKIT_DATABASE_URL": database_url,
+                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    return LiveServer(process, port).wait_ready()
+
+
+def waitress_serve_command(port: int, threads: int = 4) -> list[str]:
+    """Plain ``waitress-serve wsgi:app``, as Flask's deployment docs run it."""
+    return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}",
+            f"--threads={threads}", "wsgi:app"]
+
+
+def cli_serve_command(port: int) -> list[str]:
+    """The README's ``timekit-api serve``."""
+    return [sys.executable, "-c", "from timekit_api.cli import main; main()", "serve",
+            "--host", "127.0.0.1", "--port", str(port)]
+
+
+@pytest.fixture
+def server_database(tmp_path):
+    """A database for servers started by a test, with its schema."""
+    url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'live.sqlite3'}"
+    app = create_app({**base_config(tmp_path), "DATABASE_URL": url})
+    yield url
+    with app.app_context():
+        if TEST_DATABASE_URL:
+            db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(server_database):
+    port = free_port()
+    server = start_server(waitress_serve_command(port), server_database, port)
+    yield server
+    server.stop()

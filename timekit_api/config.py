@@ -1,0 +1,65 @@
+"""Configuration: defaults in code, then ``instance/config.py``, then ``TIMEKIT_*`` variables.
+
+Every setting is listed once in ``DEFAULTS`` with its type and meaning; the README's
+settings table is written from it. An environment variable ``TIMEKIT_<NAME>`` overrides
+``<NAME>`` and is converted to the type of the default.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+# name: (default, description)
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "ENV": ("production", "`development` relaxes the start-up checks meant for production"),
+    "DATABASE_URL": ("", "SQLAlchemy URL; empty means SQLite file `timekit.sqlite3` in the instance folder"),
+    "API_PREFIX": ("/v2", "path prefix of every API route, the docs and the OpenAPI document"),
+    "CORS_ORIGINS": ("*", "allowed origins for CORS, comma-separated, `*` for any"),
+    "MAX_CONTENT_LENGTH": (6 * 1024 * 1024, "largest request body in bytes (413 beyond)"),
+    "MAX_IMAGE_BYTES": (5 * 1024 * 1024, "largest uploaded image in bytes (413 beyond)"),
+    "TOKEN_TTL_SECONDS": (24 * 3600, "lifetime of issued tokens"),
+    "SIGNUP_ENABLED": (True, "whether anonymous `POST /user` may create accounts"),
+    "RATE_LIMIT_PER_HOUR": (5000, "value announced in the login response's `X-Rate-Limit` header"),
+    "LOGIN_FAILURES_BEFORE_DELAY": (3, "failed logins for one account before answers are slowed"),
+    "LOGIN_FAILURES_BEFORE_LOCK": (10, "failed logins for one account before 429 is answered"),
+    "LOGIN_LOCK_SECONDS": (300, "how long an account stays locked after too many failures"),
+    "LOGIN_FAILURE_DELAY_SECONDS": (0.5, "extra delay per failed login once the delay threshold is passed"),
+    "PASSWORD_HASH_METHOD": ("scrypt", "Werkzeug password-hash method for stored passwords"),
+    "SQLITE_BUSY_TIMEOUT_MS": (10000, "how long SQLite waits for a write lock before giving up"),
+    "ACCESS_LOG": (True, "emit one access-log line per request on logger `timekit_api.access`"),
+    "ACCESS_LOG_JSON": (False, "write access-log lines as JSON objects"),
+}
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def convert(name: str, raw: str, default: Any) -> Any:
+    """Convert an environment string to the type of ``default``."""
+    if isinstance(default, bool):
+        word = raw.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"TIMEKIT_{name} must be a boolean, not {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def defaults() -> dict[str, Any]:
+    return {name: default for name, (default, _) in SETTINGS.items()}
+
+
+def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """The ``TIMEKIT_*`` overrides present in ``environ``."""
+    found = {}
+    for name, (default, _) in SETTINGS.items():
+        raw = environ.get(f"TIMEKIT_{name}")
+        if raw is not None:
+            found[name] = convert(name, raw, default)
+    return found

@@ -1,0 +1,68 @@
+"""The one error shape of the contract, and the handlers that produce it.
+
+    {"code": 404, "type": "error", "message": "Pet not found"}
+
+Validation failures add ``"errors": {"field": ["why"]}``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import marshmallow as ma
+from flask import Flask, jsonify
+from sqlalchemy.exc import OperationalError, InterfaceError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+# Headers that Werkzeug attaches to its exceptions and that clients rely on.
+KEPT_HEADERS = ("Allow", "WWW-Authenticate", "Retry-After")
+
+
+class ErrorSchema(ma.Schema):
+    """Documents the error payload (responses are built by ``error_response``)."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "HTTP status code"})
+    type = ma.fields.String(required=True, metadata={"description": "always `error`"})
+    message = ma.fields.String(required=True, metadata={"description": "what went wrong"})
+    errors = ma.fields.Raw(metadata={"description": "per-field validation messages"})
+
+
+def error_response(code: int, message: str, errors=None, headers=None):
+    payload = {"code": code, "type": "error", "message": message}
+    if errors:
+        payload["errors"] = errors
+    response = jsonify(payload)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def http_error_response(error: HTTPException):
+    """Turn any Werkzeug/flask-smorest HTTP exception into the contract's shape."""
+    data = getattr(error, "data", None) or {}
+    message = data.get("message") or error.description or error.name
+    errors = data.get("errors") or data.get("messages")
+    if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
+                                                    "multipart", "headers", "view_args"}:
+        # webargs nests messages under the location; one location per request makes it noise.
+        errors = {k: v for location in errors.values() for k, v in
+                  (location.items() if isinstance(location, dict) else [("_", location)])}
+    headers = {}
+    original = error.get_response()
+    for name in KEPT_HEADERS:
+        if name in original.headers:
+            headers[name] = original.headers[name]
+    headers.update(data.get("headers") or {})
+    return error_response(error.code or 500, message, errors, headers)
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_unavailable(exc):
+        log.error("database error: %s", exc.__class__.__name__, exc_info=exc)
+        return error_response(503, "Database unavailable, try again later",
+                              headers={"Retry-After": "5"})

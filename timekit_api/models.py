@@ -1,0 +1,161 @@
+"""SQLAlchemy models: the normalised store, plus each pet's cached JSON document.
+
+Pets are read far more often than written, so every write refreshes ``Pet.document``,
+the pet's wire JSON, inside the same transaction. Reads of one pet or of a list then
+cost one query and no serialisation (see PERFORMANCE in the README).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+# SQLite only auto-assigns ids to "INTEGER PRIMARY KEY"; elsewhere ids are 64-bit.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, stored as naive UTC everywhere."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(sa.String(254), unique=True)
+    first_name: Mapped[str | None] = mapped_column(sa.String(255))
+    last_name: Mapped[str | None] = mapped_column(sa.String(255))
+    phone: Mapped[str | None] = mapped_column(sa.String(64))
+    user_status: Mapped[int | None] = mapped_column(sa.Integer)
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(db.Model):
+    """An issued credential. Only its SHA-256 digest is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # login, auth, api, oauth
+    # Space-separated OAuth2 scopes; NULL means a full-access token.
+    scopes: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class LoginThrottle(db.Model):
+    """Failed-login counter for one account, shared by every instance."""
+
+    __tablename__ = "login_throttle"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Category(db.Model):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+
+
+class PetTag(db.Model):
+    __tablename__ = "pet_tags"
+
+    pet_id: Mapped[int] = mapped_column(sa.ForeignKey("pets.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id", ondelete="CASCADE"),
+                                        primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    tag: Mapped[Tag] = relationship(lazy="joined")
+
+
+class Pet(db.Model):
+    __tablename__ = "pets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    status: Mapped[str | None] = mapped_column(sa.String(16), index=True)
+    category_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("categories.id", ondelete="SET NULL"))
+    photo_urls: Mapped[list] = mapped_column(sa.JSON, default=list)
+    owner_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # The wire JSON of this pet, refreshed by every write (see module docstring).
+    document: Mapped[str] = mapped_column(sa.Text, default="")
+    # Bumped by every booking write: the row lock that serialises bookings per pet.
+    booking_version: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+    category: Mapped[Category | None] = relationship(lazy="joined")
+    pet_tags: Mapped[list[PetTag]] = relationship(
+        order_by=PetTag.position, cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def tags(self) -> list[Tag]:
+        return [pet_tag.tag for pet_tag in self.pet_tags]
+
+
+class PetImage(db.Model):
+    """Uploaded image bytes live in the database so every instance can serve them."""
+
+    __tablename__ = "pet_images"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pet_id: Mapped[int] = mapped_column(sa.ForeignKey("pets.id", ondelete="CASCADE"), index=True)
+    content_type: Mapped[str] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.Integer)
+    additional_metadata: Mapped[str | None] = mapped_column(sa.String(1024))
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Order(db.Model):
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # No foreign key: an order keeps the petId it was placed for after the pet is gone.
+    pet_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    quantity: Mapped[int] = mapped_column(sa.Integer, default=1)
+    ship_date: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(sa.String(16), default="placed")
+    complete: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    owner_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,8 @@
+"""WSGI entry point: ``waitress-serve wsgi:app`` or ``timekit-api serve``."""
+
+from timekit_api import create_app
+from timekit_api.serving import allow_api_key_header
+
+# waitress drops the seed's `api_key` header unless told otherwise (see serving.py).
+allow_api_key_header()
+app = create_app()
