@@ -137,6 +137,14 @@ class UserSchema(WireSchema):
                         metadata={"description": "User Status"})
 
 
+class UserResponseSchema(UserSchema):
+    """A User as responses show it: without the write-only, request-required ``password``
+    (one schema for both directions would tell clients every response carries it)."""
+
+    class Meta:
+        exclude = ("password",)
+
+
 class UserUpdateSchema(UserSchema):
     """``PUT /user/{username}``: the password may be left out to keep the current one."""
 

@@ -71,7 +71,7 @@ def get_user_or_404(username: str) -> User:
 class Users(MethodView):
     @multi_auth.login_required(optional=True)
     @blp.arguments(schemas.UserSchema, description="Created user object")
-    @blp.response(200, schemas.UserSchema, description="successful operation")
+    @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _401="Sign-up is disabled: sign in first",
                     _409="Username or email already taken", _415="Body is not JSON")
     def post(self, data):
@@ -89,7 +89,7 @@ class Users(MethodView):
 def batch_view(summary: str):
     @blp.login_required()
     @blp.arguments(schemas.UserSchema(many=True), description="List of user object")
-    @blp.response(200, schemas.UserSchema(many=True), description="successful operation")
+    @blp.response(200, schemas.UserResponseSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _409="Username or email already taken",
                     _415="Body is not JSON")
     def post(self, batch):
@@ -151,7 +151,7 @@ class Logout(MethodView):
 @blp.route("/<username>")
 class UserByName(MethodView):
     @blp.login_required()
-    @blp.response(200, schemas.UserSchema, description="successful operation")
+    @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid username supplied", _404="User not found")
     def get(self, username):
         """Get user by user name
@@ -164,7 +164,7 @@ class UserByName(MethodView):
 
     @blp.login_required()
     @blp.arguments(schemas.UserUpdateSchema, description="Updated user object")
-    @blp.response(200, schemas.UserSchema, description="successful operation")
+    @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _404="User not found",
                     _409="Username or email already taken", _415="Body is not JSON")
     def put(self, data, username):

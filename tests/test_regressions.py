@@ -1,0 +1,33 @@
+"""Bugs found by the generated client, the document checks and the fuzzer, one test each."""
+
+from __future__ import annotations
+
+
+def resolve(document: dict, schema: dict) -> dict:
+    """The object schema behind ``schema`` (through ``$ref`` and array ``items``)."""
+    while "$ref" in schema or schema.get("type") == "array":
+        schema = (schema["items"] if "$ref" not in schema else
+                  document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]])
+    return schema
+
+
+class TestUserResponsesDoNotPromisePassword:
+    """openapi-python-client: `User.from_dict` raised KeyError('password') on every user
+    response, because one `User` schema required the write-only password in both directions."""
+
+    def test_user_responses_declare_no_password(self, client):
+        document = client.get("/v2/openapi.json").json
+        for path, method in [("/v2/user", "post"), ("/v2/user/createWithArray", "post"),
+                             ("/v2/user/createWithList", "post"),
+                             ("/v2/user/{username}", "get"), ("/v2/user/{username}", "put")]:
+            schema = document["paths"][path][method]["responses"]["200"]["content"][
+                "application/json"]["schema"]
+            schema = resolve(document, schema)
+            assert "password" not in schema["properties"], (path, method)
+            assert "password" not in schema.get("required", []), (path, method)
+
+    def test_user_requests_still_require_password(self, client):
+        document = client.get("/v2/openapi.json").json
+        body = document["paths"]["/v2/user"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]
+        assert "password" in resolve(document, body)["required"]
