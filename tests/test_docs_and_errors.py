@@ -257,3 +257,15 @@ class TestDemoData:
         assert order["petId"] == 1 and order["status"] == "delivered" and order["quantity"] == 2
         assert runner.invoke(args=["load-demo"]).exit_code == 0  # idempotent
         assert len(client.get("/v2/pet/findByStatus?status=available").json) == 7
+
+
+def test_integrity_error_is_409_in_error_shape(app, client, alice, monkeypatch):
+    """A uniqueness race lost to another request ends as a 409, not a 500."""
+    import timekit_api.api.user as user_api
+
+    monkeypatch.setattr(user_api, "ensure_free", lambda *a, **k: None)  # skip the pre-check
+    client.post("/v2/user", json={"username": "dup", "password": "p"})
+    response = client.post("/v2/user", json={"username": "dup", "password": "p"})
+    assert response.status_code == 409
+    assert response.json == {"code": 409, "type": "error",
+                             "message": "Conflicts with existing data"}
