@@ -239,6 +239,13 @@ class TestFactory:
         assert "/api/v2/pet" in client.get("/api/v2/openapi.json").json["paths"]
 
 
+    def test_two_apps_in_one_process_keep_their_own_documents(self, tmp_path):
+        first = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/a.db", "API_PREFIX": "/a"})
+        second = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/b.db", "API_PREFIX": "/b"})
+        assert "/a/pet" in first.test_client().get("/a/openapi.json").json["paths"]
+        assert "/b/pet" in second.test_client().get("/b/openapi.json").json["paths"]
+
+
 class TestDemoData:
     def test_load_demo_matches_reference(self, runner, client):
         result = runner.invoke(args=["load-demo"])
