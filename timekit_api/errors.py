@@ -11,7 +11,7 @@ import logging
 
 import marshmallow as ma
 from flask import Flask, jsonify
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,14 @@ def http_error_response(error: HTTPException):
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(IntegrityError)
+    def conflict(exc):
+        # A uniqueness race lost to a concurrent request: the database kept one of them.
+        from .extensions import db
+
+        db.session.rollback()
+        return error_response(409, "Conflicts with existing data")
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def database_unavailable(exc):

@@ -1,4 +1,5 @@
-"""Extension objects, created once here and bound to an app in ``create_app``.
+"""Extension objects, created once here and bound to an app in ``create_app`` (the
+flask-smorest ``Api`` is made per app there, since it holds that app's document).
 
 ``Api`` and ``Blueprint`` are subclassed once so that every blueprint parses arguments
 the same way (400 on bad input, 415 on a body that is not JSON, the contract's error
@@ -21,7 +22,6 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from . import errors
-from .converters import IdConverter, id_parameter_schema
 
 
 class Base(DeclarativeBase):
@@ -114,6 +114,3 @@ class Api(SmorestApi):
     def handle_http_exception(self, error):
         return errors.http_error_response(error)
 
-
-api = Api()
-api.register_converter(IdConverter, id_parameter_schema)
