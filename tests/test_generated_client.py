@@ -75,7 +75,7 @@ def gen(server, tmp_path_factory):
 
 
 def op(gen, tag: str, name: str):
-    """A generated operation module, e.g. ``op(gen, "pet", "post_v2_pet")``."""
+    """A generated operation module, e.g. ``op(gen, "booking", "post_v2_pet")``."""
     return importlib.import_module(f"{PACKAGE}.api.{tag}.{name}")
 
 
@@ -111,7 +111,7 @@ def test_sign_up_and_sign_in_every_way(gen, server):
     me = op(gen, "user", "get_v2_user_username").sync(username=name, client=client)
     assert isinstance(me, m.UserResponse) and me.email == f"{name}@example.com"
 
-    auth = op(gen, "auth", "post_v2_auth").sync(client=anonymous(gen, server), body=m.AuthRequest(
+    auth = op(gen, "authentication", "post_v2_auth").sync(client=anonymous(gen, server), body=m.AuthRequest(
         email=f"{name}@example.com", password="pw-" + name))
     assert isinstance(auth, m.AuthResponse) and auth.data.email == f"{name}@example.com"
     bearer = gen.AuthenticatedClient(base_url=client._base_url, token=auth.data.api_token,
@@ -120,7 +120,7 @@ def test_sign_up_and_sign_in_every_way(gen, server):
         username=name, client=bearer, body=m.UserUpdate(username=name, first_name="Ada"))
     assert isinstance(updated, m.UserResponse) and updated.first_name == "Ada"
 
-    wrong = op(gen, "auth", "post_v2_auth").sync_detailed(
+    wrong = op(gen, "authentication", "post_v2_auth").sync_detailed(
         client=anonymous(gen, server), body=m.AuthRequest(email=f"{name}@example.com",
                                                           password="nope"))
     assert wrong.status_code == 401 and isinstance(wrong.parsed, m.Error)
@@ -134,46 +134,46 @@ def test_pet_flow(gen, server):
     m = models(gen)
     _, client = signed_in(gen, server)
     tag = "t" + uuid.uuid4().hex[:8]
-    pet = op(gen, "pet", "post_v2_pet").sync(client=client, body=m.Pet(
+    pet = op(gen, "booking", "post_v2_pet").sync(client=client, body=m.Pet(
         name="doggie", photo_urls=["u1"], status=m.PetStatus.AVAILABLE,
         category=m.Category(name="Dogs"), tags=[m.Tag(name=tag)]))
     assert isinstance(pet, m.Pet) and pet.id >= 1 and pet.tags[0].name == tag
 
-    found = op(gen, "pet", "get_v_2_pet_find_by_status").sync(
+    found = op(gen, "booking", "get_v_2_pet_find_by_status").sync(
         client=client, status=[m.GetV2PetFindByStatusStatusItem.AVAILABLE])
     assert pet.id in [p.id for p in found]
-    by_tag = op(gen, "pet", "get_v_2_pet_find_by_tags").sync(client=client, tags=[tag])
+    by_tag = op(gen, "booking", "get_v_2_pet_find_by_tags").sync(client=client, tags=[tag])
     assert [p.id for p in by_tag] == [pet.id]
 
     pet.name, pet.status = "rex", m.PetStatus.PENDING
-    updated = op(gen, "pet", "put_v2_pet").sync(client=client, body=pet)
+    updated = op(gen, "booking", "put_v2_pet").sync(client=client, body=pet)
     assert isinstance(updated, m.Pet) and (updated.name, updated.status) == ("rex", "pending")
-    form = op(gen, "pet", "post_v_2_pet_pet_id").sync(
+    form = op(gen, "booking", "post_v_2_pet_pet_id").sync(
         pet.id, client=client, body=m.PetForm(name="max", status=m.PetFormStatus.SOLD))
     assert isinstance(form, m.ApiResponse)
-    got = op(gen, "pet", "get_v_2_pet_pet_id").sync(pet.id, client=client)
+    got = op(gen, "booking", "get_v_2_pet_pet_id").sync(pet.id, client=client)
     assert (got.name, got.status) == ("max", "sold")
 
-    uploaded = op(gen, "pet", "post_v_2_pet_pet_id_upload_image").sync(
+    uploaded = op(gen, "booking", "post_v_2_pet_pet_id_upload_image").sync(
         pet.id, client=client, body=m.PetUpload(
             file=gen.types.File(payload=__import__("io").BytesIO(PNG), file_name="a.png",
                                 mime_type="image/png"),
             additional_metadata="front"))
     assert isinstance(uploaded, m.ApiResponse) and "front" in uploaded.message
-    image_url = op(gen, "pet", "get_v_2_pet_pet_id").sync(pet.id, client=client).photo_urls[-1]
+    image_url = op(gen, "booking", "get_v_2_pet_pet_id").sync(pet.id, client=client).photo_urls[-1]
     image = requests.get(server.url.removesuffix("/v2") + image_url, timeout=10)
     assert image.headers["Content-Type"] == "image/png" and image.content == PNG
 
-    deleted = op(gen, "pet", "delete_v_2_pet_pet_id").sync(pet.id, client=client)
+    deleted = op(gen, "booking", "delete_v_2_pet_pet_id").sync(pet.id, client=client)
     assert isinstance(deleted, m.ApiResponse)
-    gone = op(gen, "pet", "get_v_2_pet_pet_id").sync_detailed(pet.id, client=client)
+    gone = op(gen, "booking", "get_v_2_pet_pet_id").sync_detailed(pet.id, client=client)
     assert gone.status_code == 404 and isinstance(gone.parsed, m.Error)
 
 
 def test_store_order_flow(gen, server):
     m = models(gen)
     _, client = signed_in(gen, server, header="Authorization")
-    pet = op(gen, "pet", "post_v2_pet").sync(client=client, body=m.Pet(name="cat",
+    pet = op(gen, "booking", "post_v2_pet").sync(client=client, body=m.Pet(name="cat",
                                                                       photo_urls=[]))
     inventory = op(gen, "store", "get_v2_store_inventory").sync(client=anonymous(gen, server))
     assert isinstance(inventory, m.Inventory)
@@ -192,12 +192,12 @@ def test_store_order_flow(gen, server):
 def test_oauth_password_grant(gen, server):
     m = models(gen)
     name, _ = signed_in(gen, server)
-    token = op(gen, "auth", "post_v2_oauth_token").sync(
+    token = op(gen, "authentication", "post_v2_oauth_token").sync(
         client=anonymous(gen, server), body=m.OAuthTokenRequest(
             grant_type="password", username=name, password="pw-" + name, scope="read:pets"))
     assert isinstance(token, m.OAuthTokenResponse) and token.scope == "read:pets"
     client = gen.AuthenticatedClient(base_url=server.url.removesuffix("/v2"),
                                      token=token.access_token, raise_on_unexpected_status=True)
-    refused = op(gen, "pet", "post_v2_pet").sync_detailed(
+    refused = op(gen, "booking", "post_v2_pet").sync_detailed(
         client=client, body=m.Pet(name="x", photo_urls=[]))
     assert refused.status_code == 403 and isinstance(refused.parsed, m.Error)

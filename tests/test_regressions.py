@@ -31,3 +31,16 @@ class TestUserResponsesDoNotPromisePassword:
         body = document["paths"]["/v2/user"]["post"]["requestBody"]["content"][
             "application/json"]["schema"]
         assert "password" in resolve(document, body)["required"]
+
+
+def test_every_operation_is_filed_under_a_seed_tag(client):
+    """Swagger UI grouped the operations under `auth`, `pet`, `store`, `user` (the blueprint
+    names) while the document's tag list named Authentication, Booking, Store, User."""
+    document = client.get("/v2/openapi.json").json
+    declared = [tag["name"] for tag in document["tags"]]
+    used = {(path, method): tuple(operation["tags"])
+            for path, item in document["paths"].items() for method, operation in item.items()
+            if isinstance(operation, dict) and "responses" in operation}
+    assert used and all(len(tags) == 1 and tags[0] in declared for tags in used.values()), used
+    assert used[("/v2/pet", "post")] == ("Booking",)
+    assert used[("/v2/auth", "post")] == ("Authentication",)

@@ -82,6 +82,12 @@ class Blueprint(SmorestBlueprint):
         "multipart": "multipart/form-data",
     }
 
+    def route(self, rule, *, parameters=None, tags=None, **options):
+        """Operations are filed under the blueprint's ``description``, the seed's tag name
+        (flask-smorest would tag them with the blueprint's name: ``pet``, ``store``...)."""
+        return super().route(rule, parameters=parameters, tags=tags or [self.description],
+                             **options)
+
     def login_required(self, scope: str | None = None):
         """Require credentials (and ``scope`` for scoped OAuth2 tokens); document both."""
         from .security import multi_auth, security_requirements  # security needs the models
