@@ -44,3 +44,17 @@ def test_every_operation_is_filed_under_a_seed_tag(client):
     assert used and all(len(tags) == 1 and tags[0] in declared for tags in used.values()), used
     assert used[("/v2/pet", "post")] == ("Booking",)
     assert used[("/v2/auth", "post")] == ("Authentication",)
+
+
+def test_oauth_errors_match_their_documented_schema(client):
+    """RFC 6749's `error` and `error_description` broke the documented Error schema (which
+    allows no other properties) on every failed password grant."""
+    document = client.get("/v2/openapi.json").json
+    declared = document["paths"]["/v2/oauth/token"]["post"]["responses"]["400"]["content"][
+        "application/json"]["schema"]
+    properties = resolve(document, declared)["properties"]
+    response = client.post("/v2/oauth/token", data={"grant_type": "password", "username": "a",
+                                                    "password": "b"})
+    assert response.status_code == 400
+    assert set(response.json) <= set(properties)
+    assert {"error", "error_description", "code", "message"} <= set(properties)

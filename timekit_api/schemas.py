@@ -11,6 +11,8 @@ import datetime as dt
 import marshmallow as ma
 from marshmallow import fields, validate
 
+from .errors import ErrorSchema
+
 INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
 INT64 = validate.Range(min=-(2**63), max=2**63 - 1)
 PET_STATUSES = ("available", "pending", "sold")
@@ -189,6 +191,15 @@ class OAuthTokenRequestSchema(ma.Schema):
     scope = fields.String(metadata={"description": "space-separated: read:pets write:pets"})
     client_id = fields.String()
     client_secret = fields.String()
+
+
+class OAuthErrorSchema(ErrorSchema):
+    """The contract's error shape plus RFC 6749 section 5.2's fields (absent when the form
+    itself is invalid)."""
+
+    error = fields.String(metadata={
+        "description": "invalid_grant, invalid_scope or unsupported_grant_type"})
+    error_description = fields.String()
 
 
 class OAuthTokenResponseSchema(ma.Schema):

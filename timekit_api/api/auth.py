@@ -76,8 +76,9 @@ def oauth_error(error: str, description: str, status: int = 400):
 class OAuthToken(MethodView):
     @blp.arguments(schemas.OAuthTokenRequestSchema, location="form")
     @blp.response(200, schemas.OAuthTokenResponseSchema, description="Token issued")
-    @blp.fails_with(_400="invalid_request, invalid_grant, invalid_scope or "
-                    "unsupported_grant_type", _415="Body is not form data",
+    @blp.alt_response(400, schema=schemas.OAuthErrorSchema, description="invalid_request, "
+                      "invalid_grant, invalid_scope or unsupported_grant_type")
+    @blp.fails_with(_415="Body is not form data",
                     _429="Too many failed attempts; see Retry-After")
     def post(self, form):
         """OAuth2 token endpoint (password grant) for `petstore_auth`
