@@ -1,0 +1,144 @@
+"""The OpenAPI document is valid, and every response matches what it declares.
+
+An ``after_request`` hook checks each response of a broad tour of the API (every operation,
+success and error statuses) against the document: the status must be declared for the
+operation (errors may fall back to ``default``), the content type too, and a JSON body must
+validate against the declared schema.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from flask import request
+from openapi_spec_validator import validate
+
+from conftest import basic, bearer
+from openapi_check import DocumentChecker
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
+
+
+def test_document_is_valid_openapi(client):
+    document = client.get("/v2/openapi.json").json
+    validate(document)
+    assert document["openapi"].startswith("3.")
+
+
+@pytest.fixture
+def violations(app):
+    found: list[str] = []
+    checker = None
+
+    @app.after_request
+    def check(response):
+        if checker is None:
+            return response
+        rule = request.url_rule.rule if request.url_rule else None
+        found.extend(checker.check(rule, request.method, response.status_code,
+                                   response.content_type or "", response.get_data(),
+                                   response.headers))
+        return response
+
+    checker = DocumentChecker(app.test_client().get("/v2/openapi.json").json)
+    return found
+
+
+def test_checker_notices_a_contradiction(app):
+    checker = DocumentChecker(app.test_client().get("/v2/openapi.json").json)
+    assert checker.check("/v2/pet/<id:petId>", "GET", 200, "application/json",
+                         b'{"name": 5}', {})
+    assert checker.check("/v2/pet/<id:petId>", "GET", 418, "application/json", b"{}", {})
+    assert checker.check("/v2/store/inventory", "GET", 500, "text/html", b"x", {})
+    assert not checker.check("/v2/pet/<id:petId>", "GET", 200, "application/json",
+                             b'{"name": "a", "photoUrls": []}', {})
+
+
+def test_tour_of_the_api_matches_the_document(client, api, violations):
+    c = client
+    alice = api.user("alice")
+    bob = api.user("bob")
+    # users and sign-in
+    c.post("/v2/user", json={"username": "alice", "password": "x"})                  # 409
+    c.post("/v2/user", json={"username": "bad name!", "password": "x"})              # 400
+    c.post("/v2/user", data="nope", content_type="text/plain")                       # 415
+    c.get("/v2/user/login", query_string={"username": "alice", "password": "bad"})  # 400
+    c.get("/v2/user/login")                                                          # 400
+    auth = c.post("/v2/auth", json={"email": "alice@example.com", "password": "secret-pw"})
+    c.post("/v2/auth", json={"email": "alice@example.com", "password": "wrong"})     # 401
+    c.post("/v2/auth", json=[1])                                                     # 400
+    c.post("/v2/oauth/token", data={"grant_type": "password", "username": "alice",
+                                    "password": "secret-pw", "scope": "read:pets"})
+    c.post("/v2/oauth/token", data={"grant_type": "client_credentials", "username": "a",
+                                    "password": "b"})                               # 400
+    c.post("/v2/oauth/token", json={})                                               # 415
+    c.post("/v2/oauth/token", data={"grant_type": "password"})                       # 400
+    c.post("/v2/user/createWithArray", json=[{"username": "c1", "password": "p"}],
+           headers=alice)
+    c.post("/v2/user/createWithList", json=[{"username": "c2", "password": "p"},
+                                            {"username": "c2", "password": "p"}],
+           headers=alice)                                                            # 409
+    c.post("/v2/user/createWithList", json=[{"username": "c3", "password": "p"}])   # 401
+    c.get("/v2/user/alice", headers=alice)
+    c.get("/v2/user/alice", headers=basic("alice", auth.json["data"]["api_token"]))
+    c.get("/v2/user/alice", headers=bob)                                             # 403
+    c.get("/v2/user/nobody", headers=alice)                                          # 404
+    c.get("/v2/user/bad%20name", headers=alice)                                      # 400
+    c.put("/v2/user/alice", json={"username": "alice", "firstName": "A"}, headers=alice)
+    c.put("/v2/user/alice", json={"username": "bob"}, headers=alice)                 # 409
+    c.put("/v2/user/alice", json={"username": 3}, headers=alice)                     # 400
+    # pets
+    pet = api.add_pet(alice, tags=[{"name": "t1"}], category={"name": "Dogs"})
+    pid = pet["id"]
+    c.post("/v2/pet", json={"name": "x"}, headers=alice)                             # 405
+    c.post("/v2/pet", json={"id": pid, "name": "x", "photoUrls": []}, headers=alice) # 409
+    c.post("/v2/pet", data="x", headers=alice)                                       # 415
+    c.post("/v2/pet", json={"name": "x", "photoUrls": []})                           # 401
+    c.put("/v2/pet", json={"id": pid, "name": "y", "photoUrls": []}, headers=alice)
+    c.put("/v2/pet", json={"id": pid, "name": "y", "photoUrls": []}, headers=bob)    # 403
+    c.put("/v2/pet", json={"name": "y", "photoUrls": []}, headers=alice)             # 400
+    c.put("/v2/pet", json={"id": 999, "name": "y", "photoUrls": []}, headers=alice)  # 404
+    c.get("/v2/pet/findByStatus", query_string={"status": ["available", "sold"]})
+    c.get("/v2/pet/findByStatus", query_string={"status": "lost"})                   # 400
+    c.get("/v2/pet/findByTags", query_string={"tags": "t1,t2"})
+    c.get("/v2/pet/findByTags")                                                      # 400
+    c.get(f"/v2/pet/{pid}")
+    c.get("/v2/pet/abc")                                                             # 400
+    c.get("/v2/pet/999")                                                             # 404
+    c.post(f"/v2/pet/{pid}", data={"name": "z", "status": "sold"}, headers=alice)
+    c.post(f"/v2/pet/{pid}", data={"status": "lost"}, headers=alice)                 # 405
+    c.post("/v2/pet/999", data={"name": "z"}, headers=alice)                         # 404
+    up = c.post(f"/v2/pet/{pid}/uploadImage", headers=alice, data={
+        "additionalMetadata": "m", "file": (io.BytesIO(PNG), "a.png")})
+    c.post(f"/v2/pet/{pid}/uploadImage", headers=alice,
+           data={"file": (io.BytesIO(b"text"), "a.txt")})                           # 400
+    c.post(f"/v2/pet/{pid}/uploadImage", headers=alice, json={})                     # 415
+    c.get(up.json["message"].rsplit(" ", 3)[1].rstrip(","))
+    c.get(f"/v2/pet/{pid}/images/999")                                               # 404
+    c.get("/v2/store/inventory")
+    # orders
+    order = c.post("/v2/store/order", json={"petId": pid, "quantity": 1,
+                                            "shipDate": "2030-01-01T00:00:00Z"}, headers=bob)
+    oid = order.json["id"]
+    c.post("/v2/store/order", json={"petId": 999}, headers=bob)                      # 400
+    c.post("/v2/store/order", json={"id": oid, "petId": pid}, headers=bob)           # 409
+    c.get(f"/v2/store/order/{oid}", headers=bob)
+    c.get(f"/v2/store/order/{oid}", headers=alice)                                   # 404
+    c.get("/v2/store/order/0", headers=bob)                                          # 400
+    c.delete(f"/v2/store/order/{oid}", headers=bob)
+    c.delete(f"/v2/store/order/{oid}", headers=bob)                                  # 404
+    # wrong routes and methods, then the end of things
+    c.get("/v2/nowhere")                                                             # 404
+    c.patch("/v2/pet", json={})                                                      # 405
+    c.options("/v2/pet", headers={"Origin": "http://x", "Access-Control-Request-Method": "POST"})
+    c.delete(f"/v2/pet/{pid}", headers=bob)                                          # 403
+    c.delete(f"/v2/pet/{pid}", headers=alice)
+    c.delete("/v2/user/alice", headers=bob)                                          # 403
+    token = api.login("bob")
+    c.get("/v2/user/logout", headers=bearer(token))
+    c.get("/v2/user/logout", headers=bearer(token))                                  # 401
+    c.delete("/v2/user/bob", headers=bob)
+    for _ in range(12):                                                              # ... 429
+        c.get("/v2/user/login", query_string={"username": "alice", "password": "bad"})
+    assert violations == []
