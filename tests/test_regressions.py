@@ -58,3 +58,19 @@ def test_oauth_errors_match_their_documented_schema(client):
     assert response.status_code == 400
     assert set(response.json) <= set(properties)
     assert {"error", "error_description", "code", "message"} <= set(properties)
+
+
+def test_empty_tag_object_is_invalid_input_not_a_crash(client, alice):
+    """schemathesis: `"tags": [{}]` on POST /pet raised AttributeError (500)."""
+    body = {"name": "x", "photoUrls": [], "tags": [{}]}
+    for method in (client.post, client.put):
+        response = method("/v2/pet", json={**body, "id": 1} if method is client.put else body,
+                          headers=alice)
+        assert response.status_code in (404, 405), response.json
+        assert response.json["type"] == "error"
+    response = client.post("/v2/pet", json=body, headers=alice)
+    assert response.status_code == 405 and "tag" in response.json["errors"]
+    # An empty category still means "no category".
+    pet = client.post("/v2/pet", json={"name": "x", "photoUrls": [], "category": {}},
+                      headers=alice).json
+    assert "category" not in pet

@@ -41,13 +41,14 @@ def get_pet_or_404(pet_id: int) -> Pet:
     return pet
 
 
-def resolve_named(model, data: dict | None):
+def resolve_named(model, data: dict | None, *, empty_is_none: bool = False):
     """A Category or Tag from ``{id?, name?}``: found by id, else by name, else created.
 
     An id that exists under another name is a conflict rather than a silent rename, since
-    other pets share the row.
+    other pets share the row. ``{}`` means "none" where ``empty_is_none`` (a pet's
+    category); a tag must name something.
     """
-    if not data:
+    if data is None or (empty_is_none and not data):
         return None
     ident, name = data.get("id"), data.get("name")
     if ident is not None and ident >= 1:
@@ -74,7 +75,7 @@ def apply_pet(pet: Pet, data: dict) -> Pet:
     pet.name = data["name"]
     pet.photo_urls = list(data["photo_urls"])
     pet.status = data.get("status")
-    pet.category = resolve_named(Category, data.get("category"))
+    pet.category = resolve_named(Category, data.get("category"), empty_is_none=True)
     tags, seen = [], set()
     for tag_data in data.get("tags") or []:
         tag = resolve_named(Tag, tag_data)
