@@ -73,3 +73,32 @@ def test_empty_tag_object_is_invalid_input_not_a_crash(client, api, alice):
     pet = client.post("/v2/pet", json={"name": "x", "photoUrls": [], "category": {}},
                       headers=alice).json
     assert "category" not in pet
+
+
+def test_category_created_concurrently_by_another_request_is_reused(app, client, alice,
+                                                                    monkeypatch):
+    """8 concurrent writers through waitress: POST /pet with a new category or tag name got
+    409 "Conflicts with existing data" when another request created the same name between
+    the lookup and the insert (unique name). Replays that interleaving deterministically."""
+    import sqlalchemy as sa
+
+    from timekit_api.api import pet as pet_api
+    from timekit_api.extensions import db
+
+    real = pet_api.insert_if_absent
+    raced = []
+
+    def another_request_wins(model, **values):
+        if not raced:  # the first insert of the request, before it holds SQLite's write lock
+            raced.append(model)
+            with app.app_context(), db.engine.begin() as other:
+                other.execute(sa.insert(model).values(name=values["name"]))
+        real(model, **values)
+
+    monkeypatch.setattr(pet_api, "insert_if_absent", another_request_wins)
+    response = client.post("/v2/pet", headers=alice, json={
+        "name": "x", "photoUrls": [], "category": {"name": "Dogs"}, "tags": [{"name": "t"}]})
+    assert response.status_code == 200, response.json
+    assert response.json["category"]["name"] == "Dogs"
+    assert [t["name"] for t in response.json["tags"]] == ["t"]
+    assert raced

@@ -53,21 +53,38 @@ def resolve_named(model, data: dict | None, *, empty_is_none: bool = False):
     ident, name = data.get("id"), data.get("name")
     if ident is not None and ident >= 1:
         row = db.session.get(model, ident)
-        if row is not None:
-            if name is not None and name != row.name:
-                abort(409, message=f"{model.__name__} {ident} is named {row.name!r}, not {name!r}")
-            return row
-        row = model(id=ident, name=name)
-    else:
-        if name is None:
-            abort(405, message=f"A {model.__name__.lower()} needs an id or a name",
-                  errors={model.__name__.lower(): ["id or name is required"]})
-        row = db.session.scalars(sa.select(model).where(model.name == name)).first()
-        if row is not None:
-            return row
-        row = model(name=name)
-    db.session.add(row)
+        if row is None:
+            insert_if_absent(model, id=ident, name=name)
+            row = db.session.get(model, ident)
+            if row is None:
+                abort(409, message=f"{model.__name__} {name!r} exists with another id")
+        if name is not None and name != row.name:
+            abort(409, message=f"{model.__name__} {ident} is named {row.name!r}, not {name!r}")
+        return row
+    if name is None:
+        abort(405, message=f"A {model.__name__.lower()} needs an id or a name",
+              errors={model.__name__.lower(): ["id or name is required"]})
+    by_name = sa.select(model).where(model.name == name)
+    row = db.session.scalars(by_name).first()
+    if row is None:
+        insert_if_absent(model, name=name)
+        row = db.session.scalars(by_name).one()
     return row
+
+
+def insert_if_absent(model, **values) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING: when concurrent requests create the same category
+    or tag, one inserts it and the others use it (instead of failing on the unique name)."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        db.session.add(model(**values))
+        db.session.flush()
+        return
+    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
 
 
 def apply_pet(pet: Pet, data: dict) -> Pet:
