@@ -22,7 +22,7 @@ from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 from flask_smorest import abort
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .booking.graphs import BOOKER, BOOKER_OR_OWNER, OWNER, Transition
+from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, Transition
 from .errors import error_response
 from .extensions import db
 from .models import ApiToken, LoginThrottle, User, utcnow
@@ -168,6 +168,7 @@ BOOKING_ACTORS = {
     OWNER: frozenset({OWNER}),
     BOOKER_OR_OWNER: frozenset({BOOKER, OWNER}),
 }
+assert set(BOOKING_ACTORS) == ACTORS, "every actor a graph may name needs a rule here"
 
 
 def booking_roles(booker_id: int | None, owner_id: int | None) -> frozenset[str]:

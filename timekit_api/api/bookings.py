@@ -19,8 +19,7 @@ from flask_smorest import abort
 from ..booking import GRAPHS, GraphvizError, GraphvizMissing, IllegalTransition, render
 from ..booking import engine
 from ..booking import schemas as bs
-from ..extensions import db
-from ..extensions import Blueprint
+from ..extensions import Blueprint, db
 from ..models import Booking, Pet
 from ..security import (booking_roles, current_user, may_act, require_booking_actor,
                         require_owner)
