@@ -24,14 +24,8 @@ from ..models import Booking, Pet
 from ..security import (booking_roles, current_user, may_act, require_booking_actor,
                         require_owner)
 
-TAG = "Booking"  # shared with the pet operations (contract section 1)
-
-blp = Blueprint("bookings", __name__, url_prefix="/bookings", description=TAG)
-
-
-def route(rule: str, **options):
-    """``blp.route`` filed under the Booking tag rather than a tag named after the blueprint."""
-    return blp.route(rule, tags=[TAG], **options)
+# Shared with the pet operations (contract section 1).
+blp = Blueprint("bookings", __name__, url_prefix="/bookings", tag="Booking")
 
 
 # --- representation ------------------------------------------------------------------------
@@ -99,7 +93,7 @@ def page_url(page: int, args: dict) -> str:
 
 # --- bookings -------------------------------------------------------------------------------
 
-@route("")
+@blp.route("")
 class Bookings(MethodView):
     @blp.login_required()
     @blp.arguments(bs.BookingCreateSchema, example={
@@ -175,7 +169,7 @@ class Bookings(MethodView):
         }
 
 
-@route("/<uuid:booking_id>")
+@blp.route("/<uuid:booking_id>")
 class BookingById(MethodView):
     @blp.login_required()
     @blp.response(200, bs.BookingEnvelopeSchema, description="the booking")
@@ -205,7 +199,7 @@ class BookingById(MethodView):
         return "", 204
 
 
-@route("/<uuid:booking_id>/<action>")
+@blp.route("/<uuid:booking_id>/<action>")
 class BookingAction(MethodView):
     @blp.login_required()
     @blp.arguments(bs.ActionBodySchema, required=False, example={
@@ -255,7 +249,7 @@ def graph_or_404(name: str):
     return graph
 
 
-@route("/graphs")
+@blp.route("/graphs")
 class Graphs(MethodView):
     @blp.response(200, bs.GraphListSchema, description="every booking graph")
     def get(self):
@@ -266,7 +260,7 @@ class Graphs(MethodView):
         return {"data": [graph.to_json() for graph in GRAPHS.values()]}
 
 
-@route("/graphs/<graph>")
+@blp.route("/graphs/<graph>")
 class GraphByName(MethodView):
     @blp.response(200, bs.GraphEnvelopeSchema, description="the graph")
     @blp.fails_with(_404="No such graph")
@@ -275,7 +269,7 @@ class GraphByName(MethodView):
         return {"data": graph_or_404(graph).to_json()}
 
 
-@route("/graphs/<graph>/diagram")
+@blp.route("/graphs/<graph>/diagram")
 class GraphDiagram(MethodView):
     @blp.arguments(bs.DiagramQuerySchema, location="query")
     @blp.doc(responses={"200": {"description": "the drawing", "content": {
