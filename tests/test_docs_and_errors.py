@@ -276,3 +276,17 @@ def test_integrity_error_is_409_in_error_shape(app, client, alice, monkeypatch):
     assert response.status_code == 409
     assert response.json == {"code": 409, "type": "error",
                              "message": "Conflicts with existing data"}
+
+
+def test_every_operation_is_filed_under_a_declared_tag(spec):
+    declared = {t["name"] for t in spec["tags"]}
+    assert declared == {"Authentication", "Booking", "Store", "User"}
+    expected = {"/v2/auth": "Authentication", "/v2/oauth/token": "Authentication",
+                "/v2/pet": "Booking", "/v2/bookings": "Booking", "/v2/store": "Store",
+                "/v2/user": "User"}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            prefix = next(p for p in expected if path.startswith(p))
+            assert operation["tags"] == [expected[prefix]], (path, method)

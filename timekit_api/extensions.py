@@ -73,8 +73,18 @@ Parser.__location_map__ = {**FlaskParser.__location_map__, "multipart": "load_mu
 
 
 class Blueprint(SmorestBlueprint):
+    """A blueprint whose operations are filed under the spec tag ``tag`` (several
+    blueprints may share one: pets and bookings are both "Booking")."""
+
     ARGUMENTS_PARSER = Parser()
     PAGINATION_ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, name: str, import_name: str, *, tag: str, **kwargs):
+        super().__init__(name, import_name, description=tag, **kwargs)
+        self.tag = tag
+
+    def route(self, rule, *, parameters=None, tags=None, **options):
+        return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
 
     # "multipart" (form fields and files in one schema) is documented as a request body.
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
@@ -82,20 +92,16 @@ class Blueprint(SmorestBlueprint):
         "multipart": "multipart/form-data",
     }
 
-    def route(self, rule, *, parameters=None, tags=None, **options):
-        """Operations are filed under the blueprint's ``description``, the seed's tag name
-        (flask-smorest would tag them with the blueprint's name: ``pet``, ``store``...)."""
-        return super().route(rule, parameters=parameters, tags=tags or [self.description],
-                             **options)
-
     def login_required(self, scope: str | None = None):
         """Require credentials (and ``scope`` for scoped OAuth2 tokens); document both."""
         from .security import multi_auth, security_requirements  # security needs the models
 
         def decorator(func):
             func = multi_auth.login_required(role=scope)(func)
-            func = self.fails_with(_401="Missing, invalid or expired credentials",
-                                   _403="Signed in, but not allowed")(func)
+            func = self.fails_with(_401="Missing, invalid or expired credentials")(func)
+            if scope:
+                func = self.fails_with(_403=f"The token lacks the {scope} scope, or the "
+                                             "object belongs to another user")(func)
             return self.doc(security=security_requirements(scope))(func)
 
         return decorator
