@@ -6,15 +6,15 @@ any status the document does not declare for an operation and parses every body 
 document's models, so a wrong document fails here: fix the document (the flask-smorest
 decorators and schemas), not these tests.
 
-Bookings: when ``POST /v2/bookings`` and ``PUT /v2/bookings/{id}/{action}`` land, add a
-``test_booking_flow`` below in the style of ``test_store_order_flow``: sign up with
-``signed_in``, add a pet, then call the generated ``api.booking`` functions (their module
-names follow the operation paths, e.g. ``post_v2_bookings``).
+Operation modules follow the tag and the path (``op(gen, "booking", "post_v2_bookings")``);
+a new flow is one more test: sign up with ``signed_in`` and call them.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import io
 import json
 import subprocess
 import sys
@@ -156,7 +156,7 @@ def test_pet_flow(gen, server):
 
     uploaded = op(gen, "booking", "post_v_2_pet_pet_id_upload_image").sync(
         pet.id, client=client, body=m.PetUpload(
-            file=gen.types.File(payload=__import__("io").BytesIO(PNG), file_name="a.png",
+            file=gen.types.File(payload=io.BytesIO(PNG), file_name="a.png",
                                 mime_type="image/png"),
             additional_metadata="front"))
     assert isinstance(uploaded, m.ApiResponse) and "front" in uploaded.message
@@ -201,3 +201,35 @@ def test_oauth_password_grant(gen, server):
     refused = op(gen, "booking", "post_v2_pet").sync_detailed(
         client=client, body=m.Pet(name="x", photo_urls=[]))
     assert refused.status_code == 403 and isinstance(refused.parsed, m.Error)
+
+
+def test_booking_flow(gen, server):
+    m = models(gen)
+    _, owner = signed_in(gen, server)
+    _, booker = signed_in(gen, server, header="Authorization")
+    pet = op(gen, "booking", "post_v2_pet").sync(client=owner, body=m.Pet(name="dog",
+                                                                         photo_urls=[]))
+    start = dt.datetime(2030, 3, 1, 10, tzinfo=dt.timezone.utc)
+    created = op(gen, "booking", "post_v2_bookings").sync(client=booker, body=m.BookingCreate(
+        graph=m.BookingCreateGraph.CONFIRM_DECLINE, action="create", resource_id=pet.id,
+        start=start, end=start + dt.timedelta(hours=1), what="Walk",
+        customer=m.Customer(name="Marty", email="marty@example.com")))
+    assert isinstance(created, m.BookingEnvelope) and created.data.state == "tentative"
+    booking_id = created.data.id
+
+    act = op(gen, "booking", "put_v2_bookings_booking_id_action")
+    wrong = act.sync_detailed(booking_id, "complete", client=booker)
+    assert wrong.status_code in (403, 409) and isinstance(wrong.parsed, m.Error)
+    confirmed = act.sync(booking_id, "confirm", client=owner,
+                         body=m.ActionBody.from_dict({"confirm": {"message": "see you"}}))
+    assert confirmed.data.state == "confirmed" and "cancel" in confirmed.data.available_actions
+    cancelled = act.sync(booking_id, "cancel", client=booker)
+    assert (cancelled.data.state, cancelled.data.completed) == ("cancelled", True)
+
+    got = op(gen, "booking", "get_v2_bookings_booking_id").sync(booking_id, client=owner)
+    assert got.data.state == "cancelled"
+    page = op(gen, "booking", "get_v2_bookings").sync(client=booker)
+    assert booking_id in [b.id for b in page.data]
+    deleted = op(gen, "booking", "delete_v2_bookings_booking_id").sync_detailed(
+        booking_id, client=booker)
+    assert deleted.status_code == 204
