@@ -11,6 +11,7 @@ package ``playwright``; never ``playwright install``, which downloads browsers.
 
 from __future__ import annotations
 
+import os
 import shutil
 from urllib.parse import urlsplit
 
@@ -18,6 +19,8 @@ import pytest
 import requests
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("TIMEKIT_REQUIRE_CHROMIUM"):  # set by .ci/run
+    raise RuntimeError("TIMEKIT_REQUIRE_CHROMIUM is set but chromium is not installed")
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 pytestmark = [pytest.mark.e2e,
