@@ -128,6 +128,22 @@ def test_tour_of_the_api_matches_the_document(client, api, violations):
     c.get("/v2/store/order/0", headers=bob)                                          # 400
     c.delete(f"/v2/store/order/{oid}", headers=bob)
     c.delete(f"/v2/store/order/{oid}", headers=bob)                                  # 404
+    # bookings
+    booking = c.post("/v2/bookings", headers=bob, json={
+        "graph": "confirm_decline", "action": "create", "resource_id": pid,
+        "start": "2030-01-01T10:00:00Z", "end": "2030-01-01T11:00:00Z", "what": "walk",
+        "customer": {"name": "Bob", "email": "bob@example.com"}})
+    bid = booking.json["data"]["id"]
+    c.post("/v2/bookings", headers=bob, json={"graph": "nope"})                      # 400
+    c.get("/v2/bookings", headers=bob, query_string={"search": "state:tentative"})
+    c.get(f"/v2/bookings/{bid}", headers=alice)
+    c.put(f"/v2/bookings/{bid}/complete", headers=alice)                             # 409
+    c.put(f"/v2/bookings/{bid}/confirm", headers=bob)                                # 403
+    c.put(f"/v2/bookings/{bid}/decline", headers=alice, json={"decline": {"message": "no"}})
+    c.delete(f"/v2/bookings/{bid}", headers=bob)
+    c.get("/v2/bookings/graphs")
+    c.get("/v2/bookings/graphs/instant/diagram", query_string={"format": "svg"})
+    c.get("/v2/bookings/graphs/nope")                                                # 404
     # wrong routes and methods, then the end of things
     c.get("/v2/nowhere")                                                             # 404
     c.patch("/v2/pet", json={})                                                      # 405
