@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from sqlalchemy import event
 
-from . import config, errors
+from . import config, errors, ids
 from .extensions import api as smorest_api, cors, db
 
 __version__ = "0.1.0"
@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     configure(app)
 
     db.init_app(app)
+    ids.init_app(db)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

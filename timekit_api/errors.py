@@ -11,7 +11,7 @@ import logging
 
 import marshmallow as ma
 from flask import Flask, jsonify
-from sqlalchemy.exc import OperationalError, InterfaceError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,18 @@ def http_error_response(error: HTTPException):
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(IntegrityError)
+    def integrity_conflict(exc):
+        """A write that broke a uniqueness or reference rule, typically a concurrent request
+        that took the same id or name first: a conflict, not a server error."""
+        from .extensions import db
+
+        db.session.rollback()
+        log.info("integrity error answered 409: %s", exc.orig.__class__.__name__)
+        log.debug("integrity error detail: %s", exc.orig)
+        return error_response(409, "Conflict with the current state of the resource: "
+                                   "it was changed or taken by another request")
+
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     def database_unavailable(exc):

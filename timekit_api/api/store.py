@@ -35,7 +35,7 @@ class Inventory(MethodView):
         rows = db.session.execute(
             sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
             .group_by(Pet.status))
-        counts.update(dict(rows.tuples().all()))
+        counts.update({status: count for status, count in rows})
         return counts
 
 
