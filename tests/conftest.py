@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from timekit_api import create_app
 from timekit_api.extensions import db
@@ -36,15 +37,22 @@ def base_config(tmp_path) -> dict:
     }
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = create_app(base_config(tmp_path))
-    yield app
+def drop_schema(app) -> None:
+    """Leave a shared (PostgreSQL) test database as we found it: no tables, no migration stamp."""
     with app.app_context():
         db.session.remove()
         if TEST_DATABASE_URL:
             db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(base_config(tmp_path))
+    yield app
+    drop_schema(app)
 
 
 @pytest.fixture
@@ -173,10 +181,7 @@ def server_database(tmp_path):
     url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'live.sqlite3'}"
     app = create_app({**base_config(tmp_path), "DATABASE_URL": url})
     yield url
-    with app.app_context():
-        if TEST_DATABASE_URL:
-            db.drop_all()
-        db.engine.dispose()
+    drop_schema(app)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from sqlalchemy import event
 
 from . import config, errors, ids
-from .extensions import api as smorest_api, cors, db
+from .extensions import api as smorest_api, cors, db, migrate
 
 __version__ = "0.1.0"
 
@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     ids.init_app(db)
+    migrate.init_app(app, db)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
@@ -45,8 +46,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
 
     if app.config["AUTO_CREATE_SCHEMA"]:
-        with app.app_context():
-            db.create_all()
+        from .schema import upgrade_to_head
+        upgrade_to_head(app)
     return app
 
 
@@ -59,7 +60,8 @@ def configure(app: Flask) -> None:
         path = os.path.join(app.instance_path, "timekit.sqlite3")
         app.config["DATABASE_URL"] = f"sqlite:///{path}"
     sqlite = app.config["DATABASE_URL"].startswith("sqlite")
-    app.config.setdefault("AUTO_CREATE_SCHEMA", sqlite)
+    if app.config["AUTO_CREATE_SCHEMA"] is None:
+        app.config["AUTO_CREATE_SCHEMA"] = sqlite
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", (
         # Wait for the write lock instead of failing with "database is locked".
