@@ -41,8 +41,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_api(app)
     _register_docs_assets(app)
 
-    from . import cli, logs
+    from . import cli, health, logs
     cli.init_app(app)
+    health.init_app(app)
     logs.init_app(app)
 
     if app.config["AUTO_CREATE_SCHEMA"]:
@@ -63,11 +64,14 @@ def configure(app: Flask) -> None:
     if app.config["AUTO_CREATE_SCHEMA"] is None:
         app.config["AUTO_CREATE_SCHEMA"] = sqlite
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", (
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+        # SQL parameters (password hashes, token digests) stay out of errors and logs.
+        "hide_parameters": True,
         # Wait for the write lock instead of failing with "database is locked".
-        {"connect_args": {"timeout": app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}} if sqlite
-        # Recover from a restarted database server without a failed request.
-        else {"pool_pre_ping": True}))
+        **({"connect_args": {"timeout": app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}} if sqlite
+           # Recover from a restarted database server without a failed request.
+           else {"pool_pre_ping": True}),
+    })
     app.config.update(
         API_TITLE="Timekit API",
         API_VERSION="2.0.0",
