@@ -160,7 +160,9 @@ def test_no_credential_reaches_any_log(api, client, caplog):
     api.signup("logan", password=password)
     caplog.clear()
     caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.INFO, logger="sqlalchemy")  # which sets itself to WARNING
+    # SQLAlchemy sets itself to WARNING; alembic's logging config (db commands) sets the engine.
+    caplog.set_level(logging.INFO, logger="sqlalchemy")
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
 
     token = api.login("logan", password)
     auth = client.post("/v2/auth", json={"email": "logan@example.com", "password": password})
