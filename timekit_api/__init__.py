@@ -89,6 +89,9 @@ def configure(app: Flask) -> None:
         },
         JSON_SORT_KEYS=False,
     )
+    if app.config.get("APPLICATION_ROOT", "/") != "/":
+        # Mounted under a prefix (embed.py): "Try it out" must call /prefix/v2/..., not /v2/...
+        app.config["API_SPEC_OPTIONS"]["servers"] = [{"url": app.config["APPLICATION_ROOT"]}]
     app.json.sort_keys = False
 
 

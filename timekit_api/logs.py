@@ -38,7 +38,8 @@ def init_app(app: Flask) -> None:
         if access_log.isEnabledFor(logging.INFO):
             fields = {
                 "method": request.method,
-                "path": request.path,  # deliberately without the query string
+                # The path as the client sent it (mount prefix included), never the query string.
+                "path": request.script_root + request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
                 "request_id": request_id,
