@@ -37,6 +37,11 @@ def test_waitress_serves_wsgi_app_with_the_api_key_header(live_server):
     deleted = requests.delete(f"{url}/pet/{pet.json()['id']}", headers={"api_key": token},
                               timeout=10)
     assert deleted.status_code == 200, deleted.text
+    output = live_server.stop()
+    # The access log reaches the server's output, without the login's query string or token.
+    assert "GET /v2/health 200" in output
+    assert "GET /v2/user/login 200" in output
+    assert "pw-secret" not in output and token not in output and "password=" not in output
 
 
 def test_timekit_api_serve_command(server_database):
@@ -49,11 +54,14 @@ def test_timekit_api_serve_command(server_database):
     finally:
         output = server.stop()
     assert f"Serving on http://127.0.0.1:{port}/v2/docs" in output
+    assert "GET /v2/user/cli-served 200" in output
+    assert "pw-secret" not in output and token not in output
 
 
 def test_serve_passes_host_port_and_threads_to_waitress(runner, monkeypatch):
     calls = []
     monkeypatch.setattr("waitress.serve", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.setattr("timekit_api.logs.configure_default_logging", lambda: None)
     result = runner.invoke(args=["serve", "--host", "0.0.0.0", "--port", "9191",
                                  "--threads", "7"])
     assert result.exit_code == 0, result.output

@@ -56,18 +56,28 @@ def create_user_command(username, email, password):
 @with_appcontext
 def serve_command(host, port, threads):
     """Serve the API with waitress (the api_key header included)."""
+    from .logs import configure_default_logging
     from .serving import serve
 
+    configure_default_logging()
     app: Flask = current_app._get_current_object()
     click.echo(f"Serving on http://{host}:{port}{app.config['API_PREFIX']}/docs")
     serve(app, host=host, port=port, threads=threads)
+
+
+@click.command("settings")
+def settings_command():
+    """Print the table of every setting (Markdown), as docs/OPERATIONS.md shows it."""
+    from .config import markdown_table
+
+    click.echo(markdown_table())
 
 
 def init_app(app: Flask) -> None:
     from flask_migrate.cli import db as migrations_group
 
     for command in (init_db_command, load_demo_command, create_user_command, serve_command,
-                    migrations_group):  # `db upgrade`, `db migrate`, ... (Flask-Migrate)
+                    settings_command, migrations_group):  # `db upgrade`, `db migrate`, ... (Flask-Migrate)
         app.cli.add_command(command)
 
 

@@ -67,3 +67,20 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         if raw is not None:
             found[name] = convert(name, raw, default)
     return found
+
+
+def render_default(value: Any) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
+
+
+def markdown_table() -> str:
+    """The settings table of docs/OPERATIONS.md (``timekit-api settings`` prints it)."""
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, (default, description) in SETTINGS.items():
+        lines.append(f"| `{name}` | `TIMEKIT_{name}` | {render_default(default)} | "
+                     f"{description} |")
+    return "\n".join(lines)

@@ -50,3 +50,18 @@ def init_app(app: Flask) -> None:
                 access_log.info("%(method)s %(path)s %(status)s %(duration_ms)sms "
                                 "id=%(request_id)s", fields)
         return response
+
+
+def configure_default_logging(level: int = logging.INFO) -> None:
+    """Send INFO and above to stderr, unless logging is configured already.
+
+    For the processes we start ourselves (``wsgi.py``, ``timekit-api serve``): without it the
+    access log would go nowhere. Configure logging before importing ``wsgi`` to choose
+    handlers and formats yourself (``logging.config.dictConfig``).
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)
