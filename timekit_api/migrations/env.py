@@ -96,7 +96,8 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    # A copy: the shared dict would otherwise keep the first run's closure (and its config).
+    conf_args = dict(current_app.extensions['migrate'].configure_args)
     conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
