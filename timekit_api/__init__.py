@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from sqlalchemy import event
 
 from . import config, errors, ids
-from .extensions import api as smorest_api, cors, db, migrate
+from .extensions import Api, cors, db, migrate
 
 __version__ = "0.1.0"
 
@@ -31,14 +31,16 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
-    smorest_api.init_app(app, spec_kwargs={"components": {"securitySchemes": _security_schemes(app)}})
+    # One Api per app: it holds that app's OpenAPI document, so two apps (say, two mounts
+    # in one host) never share one.
+    api = Api(app, spec_kwargs={"components": {"securitySchemes": _security_schemes(app)}})
     cors.init_app(app, resources={f"{app.config['API_PREFIX']}/*": {
         "origins": [o.strip() for o in app.config["CORS_ORIGINS"].split(",")],
         "allow_headers": ["Authorization", "Content-Type", "api_key", "api-key"],
         "expose_headers": ["X-Rate-Limit", "X-Expires-After", "Retry-After", "X-Request-Id"],
     }})
     errors.init_app(app)
-    _register_api(app)
+    _register_api(app, api)
     _register_docs_assets(app)
 
     from . import cli, health, logs
@@ -110,13 +112,14 @@ def _security_schemes(app: Flask) -> dict:
     return security_schemes(token_url="oauth/token")
 
 
-def _register_api(app: Flask) -> None:
+def _register_api(app: Flask, api: Api) -> None:
     from .api import BLUEPRINTS
-    from .converters import IdConverter
+    from .converters import IdConverter, id_parameter_schema
 
     app.url_map.converters["id"] = IdConverter
+    api.register_converter(IdConverter, id_parameter_schema)
     for blueprint in BLUEPRINTS:
-        smorest_api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"]
+        api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"]
                                + (blueprint.url_prefix or ""))
 
 

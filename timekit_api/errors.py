@@ -61,16 +61,12 @@ def http_error_response(error: HTTPException):
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
-    def integrity_conflict(exc):
-        """A write that broke a uniqueness or reference rule, typically a concurrent request
-        that took the same id or name first: a conflict, not a server error."""
+    def conflict(exc):
+        # A uniqueness race lost to a concurrent request: the database kept one of them.
         from .extensions import db
 
         db.session.rollback()
-        log.info("integrity error answered 409: %s", exc.orig.__class__.__name__)
-        log.debug("integrity error detail: %s", exc.orig)
-        return error_response(409, "Conflict with the current state of the resource: "
-                                   "it was changed or taken by another request")
+        return error_response(409, "Conflicts with existing data")
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

@@ -1,4 +1,5 @@
-"""Extension objects, created once here and bound to an app in ``create_app``.
+"""Extension objects, created once here and bound to an app in ``create_app`` (the
+flask-smorest ``Api`` is made per app there, since it holds that app's document).
 
 ``Api`` and ``Blueprint`` are subclassed once so that every blueprint parses arguments
 the same way (400 on bad input, 415 on a body that is not JSON, the contract's error
@@ -24,7 +25,6 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 
 from . import errors
-from .converters import IdConverter, id_parameter_schema
 
 
 class Base(DeclarativeBase):
@@ -86,8 +86,18 @@ Parser.__location_map__ = {**FlaskParser.__location_map__, "multipart": "load_mu
 
 
 class Blueprint(SmorestBlueprint):
+    """A blueprint whose operations are filed under the spec tag ``tag`` (several
+    blueprints may share one: pets and bookings are both "Booking")."""
+
     ARGUMENTS_PARSER = Parser()
     PAGINATION_ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, name: str, import_name: str, *, tag: str, **kwargs):
+        super().__init__(name, import_name, description=tag, **kwargs)
+        self.tag = tag
+
+    def route(self, rule, *, parameters=None, tags=None, **options):
+        return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
 
     # "multipart" (form fields and files in one schema) is documented as a request body.
     DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
@@ -101,8 +111,10 @@ class Blueprint(SmorestBlueprint):
 
         def decorator(func):
             func = multi_auth.login_required(role=scope)(func)
-            func = self.fails_with(_401="Missing, invalid or expired credentials",
-                                   _403="Signed in, but not allowed")(func)
+            func = self.fails_with(_401="Missing, invalid or expired credentials")(func)
+            if scope:
+                func = self.fails_with(_403=f"The token lacks the {scope} scope, or the "
+                                             "object belongs to another user")(func)
             return self.doc(security=security_requirements(scope))(func)
 
         return decorator
@@ -127,6 +139,3 @@ class Api(SmorestApi):
     def handle_http_exception(self, error):
         return errors.http_error_response(error)
 
-
-api = Api()
-api.register_converter(IdConverter, id_parameter_schema)

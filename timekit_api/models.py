@@ -159,3 +159,60 @@ class Order(db.Model):
     complete: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+
+
+# --- the booking engine (contract section 5) -----------------------------------------------
+# Appended here on purpose: graphs, states and actions are validated by booking/graphs.py;
+# these tables only store a booking and its history.
+
+
+class BookingTransition(db.Model):
+    """One applied action: the booking's history, read back with the booking."""
+
+    __tablename__ = "booking_transitions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    booking_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("bookings.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str] = mapped_column(sa.String(64))
+    to_state: Mapped[str] = mapped_column(sa.String(64))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    # The user who applied the action; kept (as NULL) when that account is deleted.
+    actor_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    message: Mapped[str | None] = mapped_column(sa.String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class Booking(db.Model):
+    """A pet (the resource) booked over ``[starts_at, ends_at)``, following a graph."""
+
+    __tablename__ = "bookings"
+    # The overlap check asks for the live bookings of one pet around a window.
+    __table_args__ = (sa.Index("ix_bookings_resource_state_start",
+                               "resource_id", "state", "starts_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # a UUID, as text
+    graph: Mapped[str] = mapped_column(sa.String(64))
+    state: Mapped[str] = mapped_column(sa.String(64))
+    resource_id: Mapped[int] = mapped_column(sa.ForeignKey("pets.id", ondelete="CASCADE"))
+    # Who made the booking; a deleted account leaves the booking to the pet's owner.
+    booker_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    what: Mapped[str] = mapped_column(sa.String(255))
+    location: Mapped[str | None] = mapped_column(sa.String(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    customer_name: Mapped[str] = mapped_column(sa.String(255))
+    customer_email: Mapped[str] = mapped_column(sa.String(254))
+    customer_phone: Mapped[str | None] = mapped_column(sa.String(64))
+    customer_timezone: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    transitions: Mapped[list[BookingTransition]] = relationship(
+        order_by=BookingTransition.id, cascade="all, delete-orphan", passive_deletes=True,
+        lazy="selectin")

@@ -22,6 +22,7 @@ from flask_httpauth import HTTPBasicAuth, HTTPTokenAuth, MultiAuth
 from flask_smorest import abort
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, Transition
 from .errors import error_response
 from .extensions import db
 from .models import ApiToken, LoginThrottle, User, utcnow
@@ -156,6 +157,38 @@ def require_owner(kind: str, owner_ids: int | None | tuple[int | None, ...]) -> 
     if HIDDEN_FROM_OTHERS[kind]:
         abort(404, message=f"{kind} not found")
     abort(403, message=f"This {kind.lower()} belongs to another user")
+
+
+# Bookings (contract section 3): a booking concerns two users, its booker and the owner of
+# the booked pet; others are told it does not exist (HIDDEN_FROM_OTHERS). Which of the two
+# may apply an action is the graph's data (``Transition.actor``); this table says who plays
+# each actor role.
+BOOKING_ACTORS = {
+    BOOKER: frozenset({BOOKER}),
+    OWNER: frozenset({OWNER}),
+    BOOKER_OR_OWNER: frozenset({BOOKER, OWNER}),
+}
+assert set(BOOKING_ACTORS) == ACTORS, "every actor a graph may name needs a rule here"
+
+
+def booking_roles(booker_id: int | None, owner_id: int | None) -> frozenset[str]:
+    """The roles the signed-in user plays in a booking: booker, owner, both or none."""
+    me = current_user().id
+    return frozenset(role for role, ident in ((BOOKER, booker_id), (OWNER, owner_id))
+                     if ident is not None and ident == me)
+
+
+def may_act(actor: str, roles: frozenset[str]) -> bool:
+    """Whether someone playing ``roles`` may perform a transition done by ``actor``."""
+    return bool(BOOKING_ACTORS[actor] & roles)
+
+
+def require_booking_actor(transition: Transition, roles: frozenset[str]) -> None:
+    """403 unless ``roles`` include the transition's actor (visibility is checked before)."""
+    if not may_act(transition.actor, roles):
+        who = {BOOKER: "the booker", OWNER: "the pet's owner",
+               BOOKER_OR_OWNER: "the booker or the pet's owner"}[transition.actor]
+        abort(403, message=f"Only {who} may apply action '{transition.action}'")
 
 
 def security_requirements(scope: str | None) -> list[dict]:

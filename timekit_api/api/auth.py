@@ -14,7 +14,7 @@ from ..extensions import Blueprint, db
 from ..models import User
 from ..security import PET_SCOPES, issue_token, verify_login
 
-blp = Blueprint("auth", __name__, url_prefix="", description="Authentication")
+blp = Blueprint("auth", __name__, url_prefix="", tag="Authentication")
 
 
 def avatar_url(email: str | None) -> str:

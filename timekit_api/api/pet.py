@@ -14,7 +14,7 @@ from ..images import sniff_image_type
 from ..models import Category, Pet, PetImage, PetTag, Tag
 from ..security import current_user, require_owner
 
-blp = Blueprint("pet", __name__, url_prefix="/pet", description="Booking")
+blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
 
 pet_schema = schemas.PetSchema()
 

@@ -12,7 +12,7 @@ from ..models import Order, Pet
 from ..security import current_user, require_owner
 from .pet import api_response
 
-blp = Blueprint("store", __name__, url_prefix="/store", description="Store")
+blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 
 
 def get_order_for_owner(order_id: int) -> Order:
@@ -35,7 +35,7 @@ class Inventory(MethodView):
         rows = db.session.execute(
             sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
             .group_by(Pet.status))
-        counts.update({status: count for status, count in rows})
+        counts.update(dict(rows.all()))
         return counts
 
 

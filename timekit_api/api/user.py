@@ -16,7 +16,7 @@ from ..security import (current_principal, hash_password, issue_token, multi_aut
                         require_owner, revoke, verify_login)
 from .pet import api_response
 
-blp = Blueprint("user", __name__, url_prefix="/user", description="User")
+blp = Blueprint("user", __name__, url_prefix="/user", tag="User")
 
 USERNAME_PATTERN = re.compile(schemas.USERNAME.regex.pattern)
 
@@ -152,7 +152,8 @@ class Logout(MethodView):
 class UserByName(MethodView):
     @blp.login_required()
     @blp.response(200, schemas.UserSchema, description="successful operation")
-    @blp.fails_with(_400="Invalid username supplied", _404="User not found")
+    @blp.fails_with(_400="Invalid username supplied", _403="Another user's record",
+                    _404="User not found")
     def get(self, username):
         """Get user by user name
 
@@ -165,8 +166,9 @@ class UserByName(MethodView):
     @blp.login_required()
     @blp.arguments(schemas.UserUpdateSchema, description="Updated user object")
     @blp.response(200, schemas.UserSchema, description="successful operation")
-    @blp.fails_with(_400="Invalid user supplied", _404="User not found",
-                    _409="Username or email already taken", _415="Body is not JSON")
+    @blp.fails_with(_400="Invalid user supplied", _403="Another user's record",
+                    _404="User not found", _409="Username or email already taken",
+                    _415="Body is not JSON")
     def put(self, data, username):
         """Updated user
 
@@ -185,7 +187,8 @@ class UserByName(MethodView):
 
     @blp.login_required()
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
-    @blp.fails_with(_400="Invalid username supplied", _404="User not found")
+    @blp.fails_with(_400="Invalid username supplied", _403="Another user's record",
+                    _404="User not found")
     def delete(self, username):
         """Delete user
 
