@@ -3,7 +3,8 @@
 ``timekit-api db upgrade`` does it from the command line; with ``AUTO_CREATE_SCHEMA`` (on by
 default for SQLite) the service does it by itself on start, so the SQLite quick start needs
 no extra step. A database created by ``create_all`` before migrations existed (tables, no
-``alembic_version``) is stamped with the initial revision first, which matches it.
+``alembic_version``) is adopted first: stamped as the head when it has every table of the
+models, else as the initial revision (the schema before bookings), then upgraded.
 """
 
 from __future__ import annotations
@@ -29,5 +30,6 @@ def upgrade_to_head(app: Flask) -> None:
         config = alembic_config(app)
         tables = set(sa.inspect(db.engine).get_table_names())
         if "alembic_version" not in tables and "pets" in tables:
-            command.stamp(config, INITIAL_REVISION)
+            adopted = "head" if set(db.metadata.tables) <= tables else INITIAL_REVISION
+            command.stamp(config, adopted)
         command.upgrade(config, "head")
