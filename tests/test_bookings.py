@@ -698,7 +698,7 @@ def test_openapi_files_every_booking_operation_under_booking(client):
         assert op["summary"], path
     signed_in = [key for key in operations if "graphs" not in key[1]]
     for key in signed_in:
-        assert {"401", "403"} <= set(operations[key]["responses"]), key
+        assert "401" in operations[key]["responses"], key
         assert operations[key]["security"], key
     assert {"201", "400", "409"} <= set(operations[("post", "/v2/bookings")]["responses"])
     assert {"200", "403", "404", "409"} <= set(
