@@ -185,7 +185,8 @@ def test_no_credential_reaches_any_log(api, client, caplog):
     assert "password=" not in text
     assert "username=logan" not in text
     assert "pbkdf2:" not in text  # nor the stored hash
-    login_lines = [r.getMessage() for r in access_lines(caplog) if "/v2/user/login" in r.getMessage()]
+    login_lines = [r.getMessage() for r in access_lines(caplog)
+                   if "/v2/user/login" in r.getMessage()]
     assert login_lines and all("?" not in line for line in login_lines)
 
 

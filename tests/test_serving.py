@@ -74,7 +74,7 @@ def test_serve_passes_host_port_and_threads_to_waitress(runner, monkeypatch):
 def test_two_instances_share_tokens_and_images(server_database):
     """Two waitress processes on one PostgreSQL, as behind a load balancer.
 
-    Racing bookings across both instances will join this once bookings exist.
+    Bookings racing across two instances: tests/test_bookings_race.py.
     """
     first_port, second_port = free_port(), free_port()
     first = start_server(waitress_serve_command(first_port), server_database, first_port)

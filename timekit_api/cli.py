@@ -76,8 +76,9 @@ def settings_command():
 def init_app(app: Flask) -> None:
     from flask_migrate.cli import db as migrations_group
 
+    # migrations_group: `db upgrade`, `db migrate`, ... (Flask-Migrate).
     for command in (init_db_command, load_demo_command, create_user_command, serve_command,
-                    settings_command, migrations_group):  # `db upgrade`, `db migrate`, ... (Flask-Migrate)
+                    settings_command, migrations_group):
         app.cli.add_command(command)
 
 

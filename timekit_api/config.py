@@ -14,8 +14,8 @@ from typing import Any, Mapping
 SETTINGS: dict[str, tuple[Any, str]] = {
     "ENV": ("production", "`development` relaxes the start-up checks meant for production"),
     "DATABASE_URL": ("", "SQLAlchemy URL; empty means SQLite file `timekit.sqlite3` in the instance folder"),
-    "AUTO_CREATE_SCHEMA": (None, "run the migrations on start (`timekit-api db upgrade`); empty means "
-                                 "on for SQLite, off for other databases"),
+    "AUTO_CREATE_SCHEMA": (None, "run the migrations on start (`timekit-api db upgrade`); "
+                                 "empty means on for SQLite, off for other databases"),
     "API_PREFIX": ("/v2", "path prefix of every API route, the docs and the OpenAPI document"),
     "CORS_ORIGINS": ("*", "allowed origins for CORS, comma-separated, `*` for any"),
     "MAX_CONTENT_LENGTH": (6 * 1024 * 1024, "largest request body in bytes (413 beyond)"),
