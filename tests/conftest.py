@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from timekit_api import create_app
 from timekit_api.extensions import db
@@ -36,15 +37,22 @@ def base_config(tmp_path) -> dict:
     }
 
 
-@pytest.fixture
-def app(tmp_path):
-    app = create_app(base_config(tmp_path))
-    yield app
+def drop_schema(app) -> None:
+    """Leave a shared (PostgreSQL) test database as we found it: no tables, no migration stamp."""
     with app.app_context():
         db.session.remove()
         if TEST_DATABASE_URL:
             db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app(base_config(tmp_path))
+    yield app
+    drop_schema(app)
 
 
 @pytest.fixture
@@ -147,12 +155,13 @@ class LiveServer:
         return out
 
 
-def start_server(command: list[str], database_url: str, port: int, **env) -> LiveServer:
+def start_server(command: list[str], database_url: str, port: int, prefix: str = "/v2",
+                 **env) -> LiveServer:
     environment = {**os.environ, "TIMEKIT_DATABASE_URL": database_url,
                    "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
-    return LiveServer(process, port).wait_ready()
+    return LiveServer(process, port, prefix).wait_ready()
 
 
 def waitress_serve_command(port: int, threads: int = 4) -> list[str]:
@@ -161,10 +170,10 @@ def waitress_serve_command(port: int, threads: int = 4) -> list[str]:
             f"--threads={threads}", "wsgi:app"]
 
 
-def cli_serve_command(port: int) -> list[str]:
+def cli_serve_command(port: int, threads: int = 4) -> list[str]:
     """The README's ``timekit-api serve``."""
     return [sys.executable, "-c", "from timekit_api.cli import main; main()", "serve",
-            "--host", "127.0.0.1", "--port", str(port)]
+            "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)]
 
 
 @pytest.fixture
@@ -173,10 +182,7 @@ def server_database(tmp_path):
     url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'live.sqlite3'}"
     app = create_app({**base_config(tmp_path), "DATABASE_URL": url})
     yield url
-    with app.app_context():
-        if TEST_DATABASE_URL:
-            db.drop_all()
-        db.engine.dispose()
+    drop_schema(app)
 
 
 @pytest.fixture
@@ -185,3 +191,19 @@ def live_server(server_database):
     server = start_server(waitress_serve_command(port), server_database, port)
     yield server
     server.stop()
+
+
+def tiny_png(padding: int = 0) -> bytes:
+    """A valid 1x1 PNG, optionally grown by a text chunk of ``padding`` bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00\xff")
+    text = chunk(b"tEXt", b"Comment\x00" + b"x" * padding) if padding else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + text + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))

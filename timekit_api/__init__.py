@@ -8,8 +8,8 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from sqlalchemy import event
 
-from . import config, errors
-from .extensions import Api, cors, db
+from . import config, errors, ids
+from .extensions import Api, cors, db, migrate
 
 __version__ = "0.1.0"
 
@@ -26,6 +26,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     configure(app)
 
     db.init_app(app)
+    ids.init_app(db)
+    migrate.init_app(app, db)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)
@@ -41,13 +43,14 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_api(app, api)
     _register_docs_assets(app)
 
-    from . import cli, logs
+    from . import cli, health, logs
     cli.init_app(app)
+    health.init_app(app)
     logs.init_app(app)
 
     if app.config["AUTO_CREATE_SCHEMA"]:
-        with app.app_context():
-            db.create_all()
+        from .schema import upgrade_to_head
+        upgrade_to_head(app)
     return app
 
 
@@ -60,13 +63,17 @@ def configure(app: Flask) -> None:
         path = os.path.join(app.instance_path, "timekit.sqlite3")
         app.config["DATABASE_URL"] = f"sqlite:///{path}"
     sqlite = app.config["DATABASE_URL"].startswith("sqlite")
-    app.config.setdefault("AUTO_CREATE_SCHEMA", sqlite)
+    if app.config["AUTO_CREATE_SCHEMA"] is None:
+        app.config["AUTO_CREATE_SCHEMA"] = sqlite
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", (
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {
+        # SQL parameters (password hashes, token digests) stay out of errors and logs.
+        "hide_parameters": True,
         # Wait for the write lock instead of failing with "database is locked".
-        {"connect_args": {"timeout": app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}} if sqlite
-        # Recover from a restarted database server without a failed request.
-        else {"pool_pre_ping": True}))
+        **({"connect_args": {"timeout": app.config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}} if sqlite
+           # Recover from a restarted database server without a failed request.
+           else {"pool_pre_ping": True}),
+    })
     app.config.update(
         API_TITLE="Timekit API",
         API_VERSION="2.0.0",
@@ -84,6 +91,9 @@ def configure(app: Flask) -> None:
         },
         JSON_SORT_KEYS=False,
     )
+    if app.config.get("APPLICATION_ROOT", "/") != "/":
+        # Mounted under a prefix (embed.py): "Try it out" must call /prefix/v2/..., not /v2/...
+        app.config["API_SPEC_OPTIONS"]["servers"] = [{"url": app.config["APPLICATION_ROOT"]}]
     app.json.sort_keys = False
 
 

@@ -12,8 +12,12 @@ from .extensions import db
 @click.command("init-db")
 @with_appcontext
 def init_db_command():
-    """Create the database tables (SQLite does this by itself on first run)."""
-    db.create_all()
+    """Bring the database to the current schema (the same as `db upgrade`).
+
+    SQLite does this by itself on start (AUTO_CREATE_SCHEMA)."""
+    from .schema import upgrade_to_head
+
+    upgrade_to_head(current_app._get_current_object())
     click.echo("Database ready.")
 
 
@@ -23,7 +27,9 @@ def load_demo_command():
     """Load the Petstore sample data and the seed's Timekit user. For demos only."""
     from .demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data
 
-    db.create_all()
+    from .schema import upgrade_to_head
+
+    upgrade_to_head(current_app._get_current_object())
     added = load_demo_data()
     click.echo(f"Demo data loaded (added {added}). DEMO DATA IS FOR DEMOS: user1..user10 "
                f"share the password {DEMO_PASSWORD!r}; doc.brown@timekit.io signs in with "
@@ -50,15 +56,29 @@ def create_user_command(username, email, password):
 @with_appcontext
 def serve_command(host, port, threads):
     """Serve the API with waitress (the api_key header included)."""
+    from .logs import configure_default_logging
     from .serving import serve
 
+    configure_default_logging()
     app: Flask = current_app._get_current_object()
     click.echo(f"Serving on http://{host}:{port}{app.config['API_PREFIX']}/docs")
     serve(app, host=host, port=port, threads=threads)
 
 
+@click.command("settings")
+def settings_command():
+    """Print the table of every setting (Markdown), as docs/OPERATIONS.md shows it."""
+    from .config import markdown_table
+
+    click.echo(markdown_table())
+
+
 def init_app(app: Flask) -> None:
-    for command in (init_db_command, load_demo_command, create_user_command, serve_command):
+    from flask_migrate.cli import db as migrations_group
+
+    # migrations_group: `db upgrade`, `db migrate`, ... (Flask-Migrate).
+    for command in (init_db_command, load_demo_command, create_user_command, serve_command,
+                    settings_command, migrations_group):
         app.cli.add_command(command)
 
 

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 SETTINGS: dict[str, tuple[Any, str]] = {
     "ENV": ("production", "`development` relaxes the start-up checks meant for production"),
     "DATABASE_URL": ("", "SQLAlchemy URL; empty means SQLite file `timekit.sqlite3` in the instance folder"),
+    "AUTO_CREATE_SCHEMA": (None, "run the migrations on start (`timekit-api db upgrade`); "
+                                 "empty means on for SQLite, off for other databases"),
     "API_PREFIX": ("/v2", "path prefix of every API route, the docs and the OpenAPI document"),
     "CORS_ORIGINS": ("*", "allowed origins for CORS, comma-separated, `*` for any"),
     "MAX_CONTENT_LENGTH": (6 * 1024 * 1024, "largest request body in bytes (413 beyond)"),
@@ -37,7 +39,9 @@ FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 def convert(name: str, raw: str, default: Any) -> Any:
     """Convert an environment string to the type of ``default``."""
-    if isinstance(default, bool):
+    if default is None and not raw.strip():
+        return None  # "decide by the database"
+    if isinstance(default, bool) or default is None:
         word = raw.strip().lower()
         if word in TRUE_WORDS:
             return True
@@ -63,3 +67,20 @@ def from_environment(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
         if raw is not None:
             found[name] = convert(name, raw, default)
     return found
+
+
+def render_default(value: Any) -> str:
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    return f"`{value}`"
+
+
+def markdown_table() -> str:
+    """The settings table of docs/OPERATIONS.md (``timekit-api settings`` prints it)."""
+    lines = ["| setting | environment variable | default | meaning |", "|---|---|---|---|"]
+    for name, (default, description) in SETTINGS.items():
+        lines.append(f"| `{name}` | `TIMEKIT_{name}` | {render_default(default)} | "
+                     f"{description} |")
+    return "\n".join(lines)

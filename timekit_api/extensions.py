@@ -9,11 +9,14 @@ shape) and documents the same way.
 from __future__ import annotations
 
 import typing
+from pathlib import Path
 
 import flask
 import marshmallow as ma
 import orjson
+import sqlalchemy as sa
 from flask_cors import CORS
+from flask_migrate import Migrate
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 from flask_sqlalchemy import SQLAlchemy
@@ -25,11 +28,21 @@ from . import errors
 
 
 class Base(DeclarativeBase):
-    pass
+    # Named constraints, so that migrations can alter them later (SQLite included).
+    metadata = sa.MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
 
 
 db = SQLAlchemy(model_class=Base)
 cors = CORS()
+# Schema changes ship as Alembic migrations in timekit_api/migrations (docs/OPERATIONS.md).
+MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent / "migrations")
+migrate = Migrate(directory=MIGRATIONS_DIRECTORY, compare_type=True, render_as_batch=True)
 
 
 class Parser(FlaskParser):

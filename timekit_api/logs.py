@@ -38,7 +38,8 @@ def init_app(app: Flask) -> None:
         if access_log.isEnabledFor(logging.INFO):
             fields = {
                 "method": request.method,
-                "path": request.path,  # deliberately without the query string
+                # The path as the client sent it (mount prefix included), never the query string.
+                "path": request.script_root + request.path,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
                 "request_id": request_id,
@@ -49,3 +50,18 @@ def init_app(app: Flask) -> None:
                 access_log.info("%(method)s %(path)s %(status)s %(duration_ms)sms "
                                 "id=%(request_id)s", fields)
         return response
+
+
+def configure_default_logging(level: int = logging.INFO) -> None:
+    """Send INFO and above to stderr, unless logging is configured already.
+
+    For the processes we start ourselves (``wsgi.py``, ``timekit-api serve``): without it the
+    access log would go nowhere. Configure logging before importing ``wsgi`` to choose
+    handlers and formats yourself (``logging.config.dictConfig``).
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)

@@ -1,0 +1,113 @@
+"""Serving: waitress (wsgi.py and `timekit-api serve`), and two instances on one PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from conftest import (TEST_DATABASE_URL, cli_serve_command, free_port, start_server,
+                      tiny_png, waitress_serve_command)
+
+needs_postgresql = pytest.mark.skipif(
+    not (TEST_DATABASE_URL or "").startswith("postgresql"),
+    reason="set TIMEKIT_TEST_DATABASE_URL to a PostgreSQL database")
+
+
+def sign_up_and_in(url: str, username: str) -> str:
+    body = {"username": username, "password": "pw-secret", "email": f"{username}@example.com"}
+    assert requests.post(url + "/user", json=body, timeout=10).status_code == 200
+    response = requests.get(url + "/user/login", timeout=10,
+                            params={"username": username, "password": "pw-secret"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_waitress_serves_wsgi_app_with_the_api_key_header(live_server):
+    url = live_server.url
+    assert requests.get(url + "/health", timeout=10).json() == {"status": "ok",
+                                                                "database": "ok"}
+    token = sign_up_and_in(url, "waitress")
+    pet = requests.post(url + "/pet", json={"name": "Rex", "photoUrls": []},
+                        headers={"api_key": token}, timeout=10)
+    assert pet.status_code == 200, pet.text
+    mine = requests.get(url + "/user/waitress", headers={"api_key": token}, timeout=10)
+    assert mine.status_code == 200
+    # Without credentials the same request is refused: the header really authenticated.
+    assert requests.get(url + "/user/waitress", timeout=10).status_code == 401
+    deleted = requests.delete(f"{url}/pet/{pet.json()['id']}", headers={"api_key": token},
+                              timeout=10)
+    assert deleted.status_code == 200, deleted.text
+    output = live_server.stop()
+    # The access log reaches the server's output, without the login's query string or token.
+    assert "GET /v2/health 200" in output
+    assert "GET /v2/user/login 200" in output
+    assert "pw-secret" not in output and token not in output and "password=" not in output
+
+
+def test_timekit_api_serve_command(server_database):
+    port = free_port()
+    server = start_server(cli_serve_command(port, threads=2), server_database, port)
+    try:
+        token = sign_up_and_in(server.url, "cli-served")
+        assert requests.get(server.url + "/user/cli-served", headers={"api_key": token},
+                            timeout=10).status_code == 200
+    finally:
+        output = server.stop()
+    assert f"Serving on http://127.0.0.1:{port}/v2/docs" in output
+    assert "GET /v2/user/cli-served 200" in output
+    assert "pw-secret" not in output and token not in output
+
+
+def test_serve_passes_host_port_and_threads_to_waitress(runner, monkeypatch):
+    calls = []
+    monkeypatch.setattr("waitress.serve", lambda app, **kwargs: calls.append((app, kwargs)))
+    monkeypatch.setattr("timekit_api.logs.configure_default_logging", lambda: None)
+    result = runner.invoke(args=["serve", "--host", "0.0.0.0", "--port", "9191",
+                                 "--threads", "7"])
+    assert result.exit_code == 0, result.output
+    ((app, kwargs),) = calls
+    assert kwargs == {"host": "0.0.0.0", "port": 9191, "threads": 7}
+    assert app.name == "timekit_api"
+
+
+@needs_postgresql
+def test_two_instances_share_tokens_and_images(server_database):
+    """Two waitress processes on one PostgreSQL, as behind a load balancer.
+
+    Bookings racing across two instances: tests/test_bookings_race.py.
+    """
+    first_port, second_port = free_port(), free_port()
+    first = start_server(waitress_serve_command(first_port), server_database, first_port)
+    try:
+        second = start_server(waitress_serve_command(second_port), server_database, second_port)
+        try:
+            token = sign_up_and_in(first.url, "roamer")
+            # A token issued by one instance is accepted by the other.
+            assert requests.get(second.url + "/user/roamer", headers={"api_key": token},
+                                timeout=10).status_code == 200
+            pet = requests.post(first.url + "/pet", json={"name": "Rex", "photoUrls": []},
+                                headers={"api_key": token}, timeout=10).json()
+            image = tiny_png(padding=300)
+            upload = requests.post(f"{first.url}/pet/{pet['id']}/uploadImage",
+                                   headers={"api_key": token}, timeout=10,
+                                   files={"file": ("rex.png", image, "image/png")})
+            assert upload.status_code == 200, upload.text
+            # The image uploaded through the first is served by the second.
+            (url,) = requests.get(f"{second.url}/pet/{pet['id']}", timeout=10
+                                  ).json()["photoUrls"]
+            served = requests.get(f"http://127.0.0.1:{second_port}{url}", timeout=10)
+            assert served.status_code == 200
+            assert served.headers["Content-Type"] == "image/png"
+            assert served.content == image
+            # Sign-out on the second revokes the token on the first.
+            assert requests.get(second.url + "/user/logout", headers={"api_key": token},
+                                timeout=10).status_code == 200
+            assert requests.get(first.url + "/user/roamer", headers={"api_key": token},
+                                timeout=10).status_code == 401
+            # Both report a healthy database.
+            for server in (first, second):
+                assert requests.get(server.url + "/health", timeout=10).status_code == 200
+        finally:
+            second.stop()
+    finally:
+        first.stop()
