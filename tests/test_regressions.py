@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 def resolve(document: dict, schema: dict) -> dict:
     """The object schema behind ``schema`` (through ``$ref`` and array ``items``)."""
@@ -102,3 +104,22 @@ def test_category_created_concurrently_by_another_request_is_reused(app, client,
     assert response.json["category"]["name"] == "Dogs"
     assert [t["name"] for t in response.json["tags"]] == ["t"]
     assert raced
+
+
+@pytest.mark.parametrize("method, path, kwargs, status", [
+    ("get", "/v2/pet/findByTags?tags=a%00b", {}, 400),
+    ("get", "/v2/user/login?username=a%00&password=b", {}, 400),
+    ("post", "/v2/pet", {"json": {"name": "a\x00", "photoUrls": []}}, 405),
+    ("post", "/v2/pet", {"json": {"name": "a", "photoUrls": [], "tags": [{"name": "\x00"}]}},
+     405),
+    ("post", "/v2/user/createWithList",
+     {"json": [{"username": "q", "password": "p", "firstName": "x\x00"}]}, 400),
+    ("post", "/v2/user", {"json": {"username": "q", "password": "p\x00"}}, 400),
+])
+def test_nul_characters_in_text_are_invalid_input(client, alice, method, path, kwargs, status):
+    """schemathesis on PostgreSQL: a NUL character in any text (query, JSON) reached the
+    database, which cannot store it: psycopg DataError, a 500."""
+    response = getattr(client, method)(path, headers=alice, **kwargs)
+    assert response.status_code == status, response.json
+    assert response.json["type"] == "error"
+    assert "NUL" in str(response.json["errors"])

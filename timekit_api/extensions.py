@@ -77,9 +77,40 @@ class Parser(FlaskParser):
             abort(415, message="Request body must be multipart/form-data")
         return self._makeproxy(req.form.copy() | req.files, schema)
 
+    def parse(self, *args, validate=None, **kwargs):
+        """Every parse also refuses NUL characters in text (PostgreSQL cannot store them, so
+        they failed there as a 500; no field of this API has a use for them)."""
+        extra = [] if validate is None else [validate] if callable(validate) else list(validate)
+        return super().parse(*args, validate=[refuse_nul_characters, *extra], **kwargs)
+
     def handle_error(self, error, req, schema, *, error_status_code, error_headers):
         status = error_status_code or self.DEFAULT_VALIDATION_STATUS
         abort(status, message="Invalid input", errors=error.messages, headers=error_headers)
+
+
+def refuse_nul_characters(data: typing.Any) -> None:
+    """Raise a validation error naming the first field whose text holds a NUL character."""
+
+    def find(value, path):
+        if isinstance(value, str):
+            return path if "\x00" in value else None
+        if isinstance(value, dict):
+            items = value.items()
+        elif isinstance(value, (list, tuple)):
+            items = enumerate(value)
+        else:
+            return None
+        for key, item in items:
+            if isinstance(key, str) and "\x00" in key:
+                return path or "_schema"
+            found = find(item, path or str(key))
+            if found:
+                return found
+        return None
+
+    field = find(data, "")
+    if field:
+        raise ma.ValidationError({field: ["Text may not contain NUL characters."]})
 
 
 Parser.__location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
