@@ -123,3 +123,18 @@ def test_nul_characters_in_text_are_invalid_input(client, alice, method, path, k
     assert response.status_code == status, response.json
     assert response.json["type"] == "error"
     assert "NUL" in str(response.json["errors"])
+
+
+def test_new_category_and_tag_after_client_chosen_ids(client, alice):
+    """Categories and tags are inserted with ON CONFLICT DO NOTHING (see the concurrency test
+    above); on PostgreSQL that bypassed the free-id hook, so after a client-chosen id 1 the
+    sequence's 1 collided silently and the new name was never stored."""
+    first = client.post("/v2/pet", headers=alice, json={
+        "name": "a", "photoUrls": [], "category": {"id": 1, "name": "Dogs"},
+        "tags": [{"id": 1, "name": "t1"}]})
+    assert first.status_code == 200, first.json
+    second = client.post("/v2/pet", headers=alice, json={
+        "name": "b", "photoUrls": [], "category": {"name": "Cats"}, "tags": [{"name": "t2"}]})
+    assert second.status_code == 200, second.json
+    assert second.json["category"]["name"] == "Cats" and second.json["category"]["id"] != 1
+    assert second.json["tags"][0]["id"] != 1

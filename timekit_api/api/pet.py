@@ -10,6 +10,7 @@ from flask_smorest import abort
 
 from .. import schemas
 from ..extensions import Blueprint, db
+from ..ids import free_id
 from ..images import sniff_image_type
 from ..models import Category, Pet, PetImage, PetTag, Tag
 from ..security import current_user, require_owner
@@ -68,7 +69,9 @@ def resolve_named(model, data: dict | None, *, empty_is_none: bool = False):
     row = db.session.scalars(by_name).first()
     if row is None:
         insert_if_absent(model, name=name)
-        row = db.session.scalars(by_name).one()
+        row = db.session.scalars(by_name).first()
+        if row is None:  # lost a race for the id itself
+            abort(409, message=f"{model.__name__} {name!r} was being created; try again")
     return row
 
 
@@ -80,6 +83,9 @@ def insert_if_absent(model, **values) -> None:
         from sqlalchemy.dialects.sqlite import insert
     elif dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
+
+        if "id" not in values:  # the ORM's before_flush hook does not see Core inserts
+            values["id"] = free_id(db.session.connection(), model.__table__)
     else:
         db.session.add(model(**values))
         db.session.flush()
