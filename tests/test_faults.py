@@ -23,6 +23,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e,
 
 CONTENTION_SECONDS = float(os.environ.get("CONTENTION_SECONDS", "30"))
 WRITERS = 8
+# start_server pipes the server's output and nobody reads it during the test: thousands of
+# access-log lines would fill the pipe and block the server. The log is not under test here.
+QUIET = {"TIMEKIT_ACCESS_LOG": "0"}
 
 
 def sign_up(url: str, name: str) -> dict:
@@ -42,7 +45,8 @@ def sqlite_path(url: str) -> str:
 
 def test_sigkill_under_write_load_loses_no_acknowledged_write(server_database):
     port = free_port()
-    server = start_server(waitress_serve_command(port, threads=8), server_database, port)
+    server = start_server(waitress_serve_command(port, threads=8), server_database, port,
+                          **QUIET)
     sessions = [sign_up(server.url, f"w{i}") for i in range(4)]
     acknowledged: list[tuple[int, str]] = []
     stop = threading.Event()
@@ -76,7 +80,7 @@ def test_sigkill_under_write_load_loses_no_acknowledged_write(server_database):
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 
     port = free_port()
-    restarted = start_server(waitress_serve_command(port), server_database, port)
+    restarted = start_server(waitress_serve_command(port), server_database, port, **QUIET)
     try:
         missing = []
         for pet_id, name in acknowledged:
@@ -95,7 +99,8 @@ def test_sigkill_under_write_load_loses_no_acknowledged_write(server_database):
 
 def test_eight_concurrent_writers_never_see_a_database_error(server_database):
     port = free_port()
-    server = start_server(waitress_serve_command(port, threads=WRITERS), server_database, port)
+    server = start_server(waitress_serve_command(port, threads=WRITERS), server_database,
+                          port, **QUIET)
     try:
         sessions = [sign_up(server.url, f"c{i}") for i in range(WRITERS)]
         seed = sessions[0].post(server.url + "/pet", timeout=30,

@@ -1,11 +1,12 @@
 """Property-based testing of the whole API from its own OpenAPI document (schemathesis).
 
 Every operation gets valid (positive) and invalid (negative) generated requests, signed in
-with a token so protected operations run past authentication. Every check applies: no 5xx,
-status, content type, headers and body as documented, and no request the document calls
-invalid is accepted. (Not checked: that every schema-valid request is accepted, since the
-seed answers 400 to well-formed but wrong credentials and unknown ids.) The budget is bounded (``FUZZ_EXAMPLES`` per operation and mode, no
-shrinking, no example database), so the module takes well under a minute.
+with a token so protected operations run past authentication. The checks: no 5xx; status,
+content type, headers and body as documented; no request the document calls invalid is
+accepted. (Not checked: that every schema-valid request is accepted, since the seed answers
+400 to well-formed but wrong credentials and unknown ids.) The budget is bounded
+(``FUZZ_EXAMPLES`` per operation and mode, no shrinking, no example database), so the module
+takes well under a minute.
 
 A failure found here becomes a test in ``test_regressions.py`` plus a fix in the service.
 """
@@ -18,11 +19,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
-
 from schemathesis.checks import positive_data_acceptance
 
-from conftest import Api, bearer
+from conftest import TEST_DATABASE_URL, Api, base_config, bearer
 from timekit_api import create_app
+from timekit_api.extensions import db
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +32,17 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
-    from conftest import base_config
-
     app = create_app(base_config(tmp_path_factory.mktemp("fuzz")))
     api = Api(app.test_client())
     api.signup("fuzzer")
     app.config["FUZZ_TOKEN"] = api.login("fuzzer")
     api.add_pet(bearer(app.config["FUZZ_TOKEN"]), id=1)
-    return app
+    yield app
+    with app.app_context():  # as conftest's `app` does
+        db.session.remove()
+        if TEST_DATABASE_URL:
+            db.drop_all()
+        db.engine.dispose()
 
 
 @pytest.fixture(scope="module")
