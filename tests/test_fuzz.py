@@ -21,9 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import positive_data_acceptance
 
-from conftest import TEST_DATABASE_URL, Api, base_config, bearer
+from conftest import Api, base_config, bearer, drop_schema
 from timekit_api import create_app
-from timekit_api.extensions import db
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +37,7 @@ def fuzz_app(tmp_path_factory):
     app.config["FUZZ_TOKEN"] = api.login("fuzzer")
     api.add_pet(bearer(app.config["FUZZ_TOKEN"]), id=1)
     yield app
-    with app.app_context():  # as conftest's `app` does
-        db.session.remove()
-        if TEST_DATABASE_URL:
-            db.drop_all()
-        db.engine.dispose()
+    drop_schema(app)
 
 
 @pytest.fixture(scope="module")
