@@ -49,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
 
     if app.config["AUTO_CREATE_SCHEMA"]:
-        from .schema import upgrade_to_head
+        from .database import upgrade_to_head
         upgrade_to_head(app)
     return app
 
