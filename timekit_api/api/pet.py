@@ -86,9 +86,14 @@ def apply_pet(pet: Pet, data: dict) -> Pet:
     return pet
 
 
+def render_document(pet) -> str:
+    """The wire JSON of ``pet`` (a Pet, or anything with the same attributes or keys)."""
+    return orjson.dumps(pet_schema.dump(pet)).decode()
+
+
 def refresh_document(pet: Pet) -> None:
     db.session.flush()  # assigns ids
-    pet.document = orjson.dumps(pet_schema.dump(pet)).decode()
+    pet.document = render_document(pet)
 
 
 @blp.route("")
