@@ -100,7 +100,8 @@ OPERATIONS = [
                                ""), auth=True),
     Operation("login", "GET /user/login (scrypt)",
               lambda ds, rng: ("GET", f"{PREFIX}/user/login?username={ds['username']}"
-                                      f"&password={ds['password']}", ""), count=1),
+                                      f"&password={ds['password']}", ""), count=1,
+              connections=4),
     Operation("post_pet", "POST /pet (4 writers)", new_pet, auth=True, connections=4),
     Operation("put_pet", "PUT /pet (4 writers)", changed_pet, auth=True, connections=4),
     Operation("post_order", "POST /store/order (4 writers)",
