@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import orjson
 import sqlalchemy as sa
 from flask import current_app, url_for
@@ -28,14 +30,25 @@ def json_response(text: str):
     return current_app.response_class(text, mimetype="application/json")
 
 
-def pet_documents(where) -> str:
+def pet_documents(where) -> bytes:
     """A JSON array of the cached documents of the pets matching ``where``: one query,
-    whose one row the database joins itself (no Python object per pet). Aggregating an
+    whose one value the database builds itself (no Python object per pet). Aggregating an
     ordered subquery keeps its order in SQLite (an aggregate outer query is never
-    flattened) and, as PostgreSQL's docs put it, "usually" there too."""
+    flattened) and, as PostgreSQL's docs put it, "usually" there too. SQLite hands it
+    over as bytes, so a 100,000-pet list is not also held as ``str`` (memory)."""
     ordered = sa.select(Pet.document).where(where).order_by(Pet.id).subquery()
-    joined = db.session.scalar(sa.select(sa.func.aggregate_strings(ordered.c.document, ",")))
-    return "[" + (joined or "") + "]"
+    joined = sa.func.coalesce(sa.func.aggregate_strings(ordered.c.document, ","), "")
+    array = sa.literal("[") + joined + sa.literal("]")
+    # One list at a time per process: each holds its whole array in SQLite and in Python,
+    # so 4 threads building 100,000-pet lists at once peaked at 180 MiB. The work is
+    # CPU-bound, so on one core this costs no throughput.
+    with _one_list_at_a_time:
+        if db.session.get_bind().dialect.name == "sqlite":
+            return db.session.scalar(sa.select(sa.cast(array, sa.LargeBinary)))
+        return db.session.scalar(sa.select(array)).encode()
+
+
+_one_list_at_a_time = threading.Lock()
 
 
 # Built once, on the table rather than the entity: building the statement and compiling it
