@@ -1,8 +1,9 @@
 """WSGI entry point: ``waitress-serve wsgi:app`` or ``timekit-api serve``."""
 
 from timekit_api import create_app
-from timekit_api.serving import allow_api_key_header
+from timekit_api.serving import allow_api_key_header, return_large_blocks_to_the_system
 
 # waitress drops the seed's `api_key` header unless told otherwise (see serving.py).
 allow_api_key_header()
+return_large_blocks_to_the_system()
 app = create_app()
