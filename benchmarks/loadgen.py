@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import random
 import threading
@@ -28,8 +29,20 @@ def read_requests(path: str) -> tuple[dict, list[tuple[str, str, bytes | None]]]
     return headers, requests
 
 
-def run(host: str, port: int, path: str, duration: float, connections: int) -> dict:
+def fill_window(body: bytes | None, slot: int, epoch: int) -> bytes | None:
+    """requests.lua's @START@/@END@: a one-minute booking window of its own per request."""
+    if not body or b"@START@" not in body:
+        return body
+    iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))  # noqa: E731
+    start = epoch + slot * 60
+    return body.replace(b"@START@", iso(start).encode()).replace(b"@END@",
+                                                                 iso(start + 60).encode())
+
+
+def run(host: str, port: int, path: str, duration: float, connections: int,
+        first_slot: int = 0, window_epoch: int = 0) -> dict:
     headers, requests = read_requests(path)
+    slots = itertools.count(first_slot)
     latencies: list[float] = []
     counts = {"non2xx": 0, "errors": 0}
     lock = threading.Lock()
@@ -41,6 +54,7 @@ def run(host: str, port: int, path: str, duration: float, connections: int) -> d
         i = offset
         while time.perf_counter() < deadline:
             method, target, body = requests[i % len(requests)]
+            body = fill_window(body, next(slots), window_epoch)
             i += 1
             started = time.perf_counter()
             try:
@@ -86,9 +100,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--duration", type=float, default=5)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--first-slot", type=int, default=0)
+    parser.add_argument("--window-epoch", type=int, default=0)
     parser.add_argument("requests")
     args = parser.parse_args()
-    print(json.dumps(run(args.host, args.port, args.requests, args.duration, args.connections)))
+    print(json.dumps(run(args.host, args.port, args.requests, args.duration, args.connections,
+                         args.first_slot, args.window_epoch)))
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -74,12 +75,30 @@ def changed_pet(ds: dict, rng: random.Random) -> Request:
 
 
 def booking(ds: dict, rng: random.Random) -> Request:
-    start = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
-        hours=rng.randrange(24 * 365 * 20))
+    # Replayed requests must not collide (409): the load generators fill @START@/@END@ with
+    # a one-minute window of their own per request (see window_slots and requests.lua).
     body = {"graph": "instant", "action": "confirm", "resource_id": rng.randint(1, ds["pets"]),
-            "start": start.isoformat(), "end": (start + dt.timedelta(minutes=30)).isoformat(),
+            "start": "@START@", "end": "@END@",
             "what": "benchmark", "customer": {"name": "Bench", "email": "bench@example.com"}}
     return "POST", f"{PREFIX}/bookings", json.dumps(body, separators=(",", ":"))
+
+
+# Booking windows: minute slots from 2030 on. Every load-generator run gets its own block of
+# slots, so no two requests of the whole benchmark ask for the same window.
+WINDOW_EPOCH = int(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+SLOTS_PER_RUN = 2_000_000
+_next_block = itertools.count()
+
+
+def window_slots() -> int:
+    """The first slot of a fresh block for one load-generator run."""
+    return next(_next_block) * SLOTS_PER_RUN
+
+
+def fill_window(body: str, slot: int) -> str:
+    start = WINDOW_EPOCH + slot * 60
+    iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()  # noqa: E731
+    return body.replace("@START@", iso(start)).replace("@END@", iso(start + 60))
 
 
 OPERATIONS = [
@@ -223,13 +242,15 @@ def drive(port: int, request_file: Path, duration: float, connections: int,
     if use_wrk:
         command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
                    "--timeout", "30s", "-s", str(HERE / "requests.lua"),
-                   f"http://127.0.0.1:{port}", "--", str(request_file)]
+                   f"http://127.0.0.1:{port}", "--", str(request_file), str(window_slots()),
+                   str(WINDOW_EPOCH)]
         out = subprocess.run(pinned(1, command), capture_output=True, text=True)
         if out.returncode:
             raise RuntimeError(f"wrk failed: {out.stdout} {out.stderr}")
         return parse_wrk(out.stdout)
     command = [sys.executable, str(HERE / "loadgen.py"), "--port", str(port), "--duration",
-               str(duration), "--connections", str(connections), str(request_file)]
+               str(duration), "--connections", str(connections), "--first-slot",
+               str(window_slots()), "--window-epoch", str(WINDOW_EPOCH), str(request_file)]
     out = subprocess.run(pinned(1, command), capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
@@ -291,7 +312,10 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                                                      f"{op.optional} answers 404: not deployed"}
                     print(f"   {op.name}: skipped ({op.optional} is 404)", flush=True)
                     continue
-            status, body = request_once(service.port, requests[0], headers)
+            method, target, body = requests[0]
+            status, body = request_once(service.port,
+                                        (method, target, fill_window(body, window_slots())),
+                                        headers)
             if not 200 <= status < 300:
                 failures.append(f"{op.name}: {status} {body[:200]!r}")
             path = work / f"{op.name}.tsv"
