@@ -14,7 +14,7 @@ from .. import schemas
 from ..extensions import Blueprint, db
 from ..images import sniff_image_type
 from ..models import Category, Pet, PetImage, PetTag, Tag
-from ..security import current_user, require_owner
+from ..security import current_user_id, require_owner
 
 blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
 
@@ -128,7 +128,7 @@ class Pets(MethodView):
                     _415="Body is not JSON")
     def post(self, data):
         """Add a new pet to the store"""
-        pet = Pet(owner_id=current_user().id)
+        pet = Pet(owner_id=current_user_id())
         if data.get("id", 0) >= 1:
             if db.session.get(Pet, data["id"]) is not None:
                 abort(409, message=f"Pet {data['id']} already exists")

@@ -9,7 +9,7 @@ from flask_smorest import abort
 from .. import schemas
 from ..extensions import Blueprint, db
 from ..models import Order, Pet
-from ..security import current_user, require_owner
+from ..security import current_user_id, require_owner
 from .pet import api_response
 
 blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
@@ -52,7 +52,7 @@ class Orders(MethodView):
             abort(400, message="Invalid Order: no pet has this petId",
                   errors={"petId": ["Unknown pet."]})
         order_id = data.pop("id", None)
-        order = Order(owner_id=current_user().id, **data)
+        order = Order(owner_id=current_user_id(), **data)
         if order_id is not None and order_id >= 1:
             if db.session.get(Order, order_id) is not None:
                 abort(409, message=f"Order {order_id} already exists")
