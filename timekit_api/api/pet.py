@@ -10,7 +10,7 @@ from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
-from .. import schemas
+from .. import catalog, schemas
 from ..extensions import Blueprint, db
 from ..images import sniff_image_type
 from ..models import Category, Pet, PetImage, PetTag, Tag
@@ -167,7 +167,9 @@ class PetsByStatus(MethodView):
 
         Multiple status values can be provided with comma separated strings
         """
-        return json_response(pet_documents(Pet.status.in_(args["status"])))
+        statuses = tuple(sorted(set(args["status"])))
+        return json_response(catalog.answers.get(
+            ("status", statuses), lambda: pet_documents(Pet.status.in_(statuses))))
 
 
 @blp.route("/findByTags")
@@ -181,8 +183,10 @@ class PetsByTags(MethodView):
         Muliple tags can be provided with comma separated strings. Use tag1, tag2, tag3 for
         testing. Each matching pet appears once.
         """
-        tagged = sa.select(PetTag.pet_id).join(Tag).where(Tag.name.in_(args["tags"]))
-        return json_response(pet_documents(Pet.id.in_(tagged)))
+        tags = tuple(sorted(set(args["tags"])))
+        tagged = sa.select(PetTag.pet_id).join(Tag).where(Tag.name.in_(tags))
+        return json_response(catalog.answers.get(
+            ("tags", tags), lambda: pet_documents(Pet.id.in_(tagged))))
 
 
 @blp.route("/<id:petId>")

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import orjson
 import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import abort
 
-from .. import schemas
+from .. import catalog, schemas
 from ..extensions import Blueprint, db
 from ..models import Order, Pet
 from ..security import current_user_id, require_owner
-from .pet import api_response
+from .pet import api_response, json_response
 
 blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 
@@ -31,12 +32,16 @@ class Inventory(MethodView):
 
         Returns a map of status codes to quantities
         """
-        counts = dict.fromkeys(schemas.PET_STATUSES, 0)
-        rows = db.session.execute(
-            sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
-            .group_by(Pet.status))
-        counts.update(dict(rows.all()))
-        return counts
+        return json_response(catalog.answers.get(("inventory",), count_by_status))
+
+
+def count_by_status() -> bytes:
+    counts = dict.fromkeys(schemas.PET_STATUSES, 0)
+    rows = db.session.execute(
+        sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
+        .group_by(Pet.status))
+    counts.update(dict(rows.all()))
+    return orjson.dumps(counts)
 
 
 @blp.route("/order")
