@@ -2,11 +2,12 @@
 
 from timekit_api import create_app
 from timekit_api.logs import configure_default_logging
-from timekit_api.serving import allow_api_key_header
+from timekit_api.serving import allow_api_key_header, return_large_blocks_to_the_system
 
 # The access log on stderr, unless logging was configured before this import.
 configure_default_logging()
 
 # waitress drops the seed's `api_key` header unless told otherwise (see serving.py).
 allow_api_key_header()
+return_large_blocks_to_the_system()
 app = create_app()

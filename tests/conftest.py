@@ -29,7 +29,6 @@ TEST_DATABASE_URL = os.environ.get("TIMEKIT_TEST_DATABASE_URL")
 def base_config(tmp_path) -> dict:
     return {
         "TESTING": True,
-        "ENV": "development",
         "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
         "AUTO_CREATE_SCHEMA": True,
         "PASSWORD_HASH_METHOD": FAST_HASH,

@@ -1,4 +1,4 @@
-"""docs/OPERATIONS.md's settings table is generated from config.SETTINGS: it cannot drift."""
+"""The README's settings table is generated from config.SETTINGS: it cannot drift."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from timekit_api.config import SETTINGS, markdown_table
 
 
 def settings_section() -> str:
-    text = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    text = (ROOT / "README.md").read_text()
     start = text.index("<!-- settings:start -->\n") + len("<!-- settings:start -->\n")
     return text[start:text.index("\n<!-- settings:end -->")]
 

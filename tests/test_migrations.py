@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 
 from timekit_api import create_app
 from timekit_api.extensions import db, migrate
-from timekit_api.schema import INITIAL_REVISION, alembic_config
+from timekit_api.database import INITIAL_REVISION, alembic_config
 
 from conftest import base_config, drop_schema
 

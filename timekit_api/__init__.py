@@ -34,6 +34,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # One Api per app: it holds that app's OpenAPI document, so two apps (say, two mounts
     # in one host) never share one.
     api = Api(app, spec_kwargs={"components": {"securitySchemes": _security_schemes(app)}})
+    app.extensions["timekit_api.openapi"] = api  # for code that adds routes to this app
     cors.init_app(app, resources={f"{app.config['API_PREFIX']}/*": {
         "origins": [o.strip() for o in app.config["CORS_ORIGINS"].split(",")],
         "allow_headers": ["Authorization", "Content-Type", "api_key", "api-key"],
@@ -49,7 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.init_app(app)
 
     if app.config["AUTO_CREATE_SCHEMA"]:
-        from .schema import upgrade_to_head
+        from .database import upgrade_to_head
         upgrade_to_head(app)
     return app
 

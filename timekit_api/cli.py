@@ -15,7 +15,7 @@ def init_db_command():
     """Bring the database to the current schema (the same as `db upgrade`).
 
     SQLite does this by itself on start (AUTO_CREATE_SCHEMA)."""
-    from .schema import upgrade_to_head
+    from .database import upgrade_to_head
 
     upgrade_to_head(current_app._get_current_object())
     click.echo("Database ready.")
@@ -27,7 +27,7 @@ def load_demo_command():
     """Load the Petstore sample data and the seed's Timekit user. For demos only."""
     from .demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data
 
-    from .schema import upgrade_to_head
+    from .database import upgrade_to_head
 
     upgrade_to_head(current_app._get_current_object())
     added = load_demo_data()

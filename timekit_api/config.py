@@ -12,7 +12,6 @@ from typing import Any, Mapping
 
 # name: (default, description)
 SETTINGS: dict[str, tuple[Any, str]] = {
-    "ENV": ("production", "`development` relaxes the start-up checks meant for production"),
     "DATABASE_URL": ("", "SQLAlchemy URL; empty means SQLite file `timekit.sqlite3` in the instance folder"),
     "AUTO_CREATE_SCHEMA": (None, "run the migrations on start (`timekit-api db upgrade`); "
                                  "empty means on for SQLite, off for other databases"),

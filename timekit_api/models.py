@@ -216,3 +216,15 @@ class Booking(db.Model):
     transitions: Mapped[list[BookingTransition]] = relationship(
         order_by=BookingTransition.id, cascade="all, delete-orphan", passive_deletes=True,
         lazy="selectin")
+
+
+class CatalogVersion(db.Model):
+    """One row whose number grows with every write to a pet (see ``catalog.py``): the
+    cheap question "has any pet changed?" that lets each process reuse its pet lists.
+    ``epoch`` is random per database, so a recreated database never matches old answers."""
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    epoch: Mapped[str] = mapped_column(sa.String(32))
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)

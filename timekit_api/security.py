@@ -14,6 +14,7 @@ import functools
 import hashlib
 import math
 import secrets
+import threading
 import time
 
 import sqlalchemy as sa
@@ -34,16 +35,20 @@ AUTHENTICATE_HEADER = 'Bearer realm="Timekit API"'
 
 @dataclasses.dataclass(frozen=True)
 class Principal:
-    """Who is calling, and with which token."""
+    """Who is calling, and with which token: plain values from one Core query, since most
+    operations need only the user's id and building ORM objects per request is costly."""
 
-    user: User
-    token: ApiToken
+    user_id: int
+    username: str
+    email: str | None
+    token_id: int
+    token_scopes: str | None  # space-separated; None for a full-access token
 
     @property
     def scopes(self) -> frozenset[str]:
-        if self.token.scopes is None:
+        if self.token_scopes is None:
             return frozenset(PET_SCOPES)
-        return frozenset(self.token.scopes.split())
+        return frozenset(self.token_scopes.split())
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -62,18 +67,28 @@ def issue_token(user: User, kind: str, scopes: str | None = None) -> tuple[str, 
     return plain, row
 
 
-def find_token(plain: str) -> ApiToken | None:
-    """The live token row for ``plain`` with its user, in one query."""
+# Built once, on the tables rather than the mapped classes, and run on the session's
+# connection: the ORM's statement and result handling cost more than the query itself.
+_users, _tokens = User.__table__.c, ApiToken.__table__.c
+LIVE_TOKEN = (
+    sa.select(_users.id, _users.username, _users.email, _tokens.id, _tokens.scopes)
+    .join_from(ApiToken.__table__, User.__table__, _users.id == _tokens.user_id)
+    .where(_tokens.digest == sa.bindparam("digest"), _tokens.expires_at > sa.bindparam("now"))
+)
+
+
+def find_principal(plain: str) -> Principal | None:
+    """The caller that the live token ``plain`` stands for, in one indexed query."""
     if not plain or len(plain) > 256:
         return None
-    return db.session.scalars(
-        sa.select(ApiToken).where(ApiToken.digest == digest(plain),
-                                  ApiToken.expires_at > utcnow())
-    ).first()
+    row = db.session.connection().execute(
+        LIVE_TOKEN, {"digest": digest(plain), "now": utcnow()}).first()
+    return Principal(*row) if row else None
 
 
-def revoke(token: ApiToken) -> None:
-    db.session.delete(token)
+def revoke(principal: Principal) -> None:
+    """Revoke the token ``principal`` signed in with."""
+    db.session.execute(sa.delete(ApiToken).where(ApiToken.id == principal.token_id))
 
 
 def find_user(login: str) -> User | None:
@@ -94,19 +109,14 @@ basic_auth = HTTPBasicAuth()
 multi_auth = MultiAuth(bearer_auth, api_key_auth, basic_auth)
 
 
-def _principal_for_token(token: str) -> Principal | None:
-    row = find_token(token)
-    return Principal(row.user, row) if row else None
-
-
-bearer_auth.verify_token(_principal_for_token)
-api_key_auth.verify_token(_principal_for_token)
+bearer_auth.verify_token(find_principal)
+api_key_auth.verify_token(find_principal)
 
 
 @basic_auth.verify_password
 def _principal_for_basic(login: str, api_token: str) -> Principal | None:
-    principal = _principal_for_token(api_token)
-    if principal and login in (principal.user.username, principal.user.email):
+    principal = find_principal(api_token)
+    if principal and login in (principal.username, principal.email):
         return principal
     return None
 
@@ -132,9 +142,9 @@ def current_principal() -> Principal | None:
     return multi_auth.current_user()
 
 
-def current_user() -> User:
-    """The signed-in user; only valid inside an operation guarded by ``login_required``."""
-    return multi_auth.current_user().user
+def current_user_id() -> int:
+    """The signed-in user's id; only valid inside an operation guarded by ``login_required``."""
+    return multi_auth.current_user().user_id
 
 
 # --- access policy -------------------------------------------------------------------------
@@ -152,7 +162,7 @@ HIDDEN_FROM_OTHERS = {
 def require_owner(kind: str, owner_ids: int | None | tuple[int | None, ...]) -> None:
     """Abort unless the signed-in user is (one of) the owner(s) of an object of ``kind``."""
     ids = owner_ids if isinstance(owner_ids, tuple) else (owner_ids,)
-    if current_user().id in ids:
+    if current_user_id() in ids:
         return
     if HIDDEN_FROM_OTHERS[kind]:
         abort(404, message=f"{kind} not found")
@@ -173,7 +183,7 @@ assert set(BOOKING_ACTORS) == ACTORS, "every actor a graph may name needs a rule
 
 def booking_roles(booker_id: int | None, owner_id: int | None) -> frozenset[str]:
     """The roles the signed-in user plays in a booking: booker, owner, both or none."""
-    me = current_user().id
+    me = current_user_id()
     return frozenset(role for role, ident in ((BOOKER, booker_id), (OWNER, owner_id))
                      if ident is not None and ident == me)
 
@@ -215,13 +225,27 @@ def security_schemes(token_url: str) -> dict:
 
 # --- passwords and sign-in ------------------------------------------------------------------
 
+# scrypt takes 32 MiB per call, and glibc keeps what it freed: 4 threads hashing at once
+# left the server at 190 MiB for good. One hash at a time per process costs no throughput
+# on one core (the work is CPU-bound) and bounds that memory to one buffer.
+_one_hash_at_a_time = threading.Lock()
+
+
 def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    with _one_hash_at_a_time:
+        return generate_password_hash(password, method=method)
+
+
+def _check_password(password_hash: str, password: str) -> bool:
+    with _one_hash_at_a_time:
+        return check_password_hash(password_hash, password)
 
 
 @functools.cache
 def _decoy_hash() -> str:
-    return generate_password_hash("decoy password", method="scrypt")
+    with _one_hash_at_a_time:
+        return generate_password_hash("decoy password", method="scrypt")
 
 
 def verify_login(login: str, password: str) -> User | None:
@@ -234,7 +258,7 @@ def verify_login(login: str, password: str) -> User | None:
     config = current_app.config
     user = find_user(login) if login and len(login) <= 254 else None
     if user is None:
-        check_password_hash(_decoy_hash(), password)  # same cost as a real check
+        _check_password(_decoy_hash(), password)  # same cost as a real check
         return None
     now = utcnow()
     throttle = db.session.get(LoginThrottle, user.id)
@@ -242,7 +266,7 @@ def verify_login(login: str, password: str) -> User | None:
         wait = math.ceil((throttle.locked_until - now).total_seconds())
         abort(429, message="Too many failed sign-in attempts; try again later",
               headers={"Retry-After": str(wait)})
-    if check_password_hash(user.password_hash, password):
+    if _check_password(user.password_hash, password):
         if throttle:
             throttle.failures, throttle.locked_until = 0, None
         return user

@@ -10,6 +10,8 @@ dropped. ``wsgi.py`` calls it, so plain ``waitress-serve wsgi:app`` works too.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import re
 
 import waitress
@@ -29,6 +31,26 @@ def allow_api_key_header() -> None:
     HTTPChannel.parser_class = ApiKeyHeaderParser
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def return_large_blocks_to_the_system(threshold: int = 4 * 1024 * 1024) -> None:
+    """Have glibc ``mmap`` every block from ``threshold`` bytes up, and unmap it when freed.
+
+    glibc raises that threshold by itself after freeing a large block (up to 32 MiB), so
+    after one scrypt (32 MiB) or one 100,000-pet list (8 MiB), later large blocks come from
+    per-thread heaps that keep them: 95 MiB RSS (127 MiB peak) after lists and logins over
+    100,000 pets; 73 MiB (105 MiB peak) with 4 MiB fixed. Lower costs time: at 128 KiB
+    every 10,000-pet list (800 kB) paid for fresh pages, 5.5 -> 9.4 ms. No-op off glibc.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, threshold)
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, **options) -> None:
     allow_api_key_header()
+    return_large_blocks_to_the_system()
     waitress.serve(app, host=host, port=port, threads=threads, **options)

@@ -21,7 +21,7 @@ from ..booking import engine
 from ..booking import schemas as bs
 from ..extensions import Blueprint, db
 from ..models import Booking, Pet
-from ..security import (booking_roles, current_user, may_act, require_booking_actor,
+from ..security import (booking_roles, current_user_id, may_act, require_booking_actor,
                         require_owner)
 
 # Shared with the pet operations (contract section 1).
@@ -59,7 +59,7 @@ def booking_json(booking: Booking, owner_id: int | None) -> dict:
 
 def visible_to_me():
     """Bookings the signed-in user made, or that concern their pets (contract section 3)."""
-    me = current_user().id
+    me = current_user_id()
     return sa.or_(Booking.booker_id == me, Pet.owner_id == me)
 
 
@@ -113,7 +113,7 @@ class Bookings(MethodView):
         is applied at once, in the same transaction. Two live (tentative or confirmed)
         bookings of one pet never overlap: `[start, end)` windows may only touch.
         """
-        user_id = current_user().id
+        user_id = current_user_id()
         try:
             booking = engine.new_booking(data, booker_id=user_id)
         except engine.UnknownResource:
@@ -232,7 +232,7 @@ class BookingAction(MethodView):
             illegal(error)
         require_booking_actor(transition, booking_roles(booking.booker_id, owner_id))
         try:
-            engine.apply(booking, transition, current_user().id, (body or {}).get("message"))
+            engine.apply(booking, transition, current_user_id(), (body or {}).get("message"))
         except engine.Overlap:
             db.session.rollback()
             overlap()

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import orjson
 import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import abort
 
-from .. import schemas
+from .. import catalog, schemas
 from ..extensions import Blueprint, db
 from ..models import Order, Pet
-from ..security import current_user, require_owner
-from .pet import api_response
+from ..security import current_user_id, require_owner
+from .pet import api_response, json_response
 
 blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 
@@ -31,12 +32,16 @@ class Inventory(MethodView):
 
         Returns a map of status codes to quantities
         """
-        counts = dict.fromkeys(schemas.PET_STATUSES, 0)
-        rows = db.session.execute(
-            sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
-            .group_by(Pet.status))
-        counts.update(dict(rows.all()))
-        return counts
+        return json_response(catalog.answers.get(("inventory",), count_by_status))
+
+
+def count_by_status() -> bytes:
+    counts = dict.fromkeys(schemas.PET_STATUSES, 0)
+    rows = db.session.execute(
+        sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
+        .group_by(Pet.status))
+    counts.update(dict(rows.all()))
+    return orjson.dumps(counts)
 
 
 @blp.route("/order")
@@ -52,7 +57,7 @@ class Orders(MethodView):
             abort(400, message="Invalid Order: no pet has this petId",
                   errors={"petId": ["Unknown pet."]})
         order_id = data.pop("id", None)
-        order = Order(owner_id=current_user().id, **data)
+        order = Order(owner_id=current_user_id(), **data)
         if order_id is not None and order_id >= 1:
             if db.session.get(Order, order_id) is not None:
                 abort(409, message=f"Order {order_id} already exists")

@@ -143,7 +143,7 @@ class Logout(MethodView):
 
         Revokes the token the request was made with.
         """
-        revoke(current_principal().token)
+        revoke(current_principal())
         db.session.commit()
         return api_response("ok")
 
