@@ -45,7 +45,7 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("generated-client-db")
     port = free_port()
     live = start_server(waitress_serve_command(port), f"sqlite:///{folder / 'live.sqlite3'}",
-                        port, TIMEKIT_ACCESS_LOG="0")  # output is piped, unread
+                        port)
     yield live
     live.stop()
 

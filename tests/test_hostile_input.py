@@ -31,7 +31,7 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile")
     port = free_port()
     live = start_server(waitress_serve_command(port), f"sqlite:///{folder / 'db.sqlite3'}",
-                        port, TIMEKIT_ACCESS_LOG="0")  # output is piped, unread
+                        port)
     yield live
     live.stop()
 
