@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -37,7 +37,6 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE)]
 
 import dataset  # noqa: E402
-from loadgen import run as python_loadgen  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body

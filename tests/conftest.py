@@ -7,6 +7,7 @@ by default every test gets its own SQLite file.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import socket
@@ -197,6 +198,19 @@ def server_database(tmp_path):
     app = create_app({**base_config(tmp_path), "DATABASE_URL": url})
     yield url
     drop_schema(app)
+
+
+@contextlib.contextmanager
+def waitress_on_sqlite(folder: Path):
+    """A plain ``waitress-serve wsgi:app`` on its own SQLite file in ``folder``, e.g. for
+    a module-scoped fixture (starting one per test costs a second each)."""
+    port = free_port()
+    live = start_server(waitress_serve_command(port), f"sqlite:///{folder / 'live.sqlite3'}",
+                        port)
+    try:
+        yield live
+    finally:
+        live.stop()
 
 
 @pytest.fixture

@@ -1,7 +1,5 @@
 """The OpenAPI document, Swagger UI, the error shape, CORS and the factory."""
 
-import json
-from pathlib import Path
 
 import pytest
 

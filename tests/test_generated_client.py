@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import free_port, start_server, waitress_serve_command
+from conftest import waitress_on_sqlite
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,8 @@ GENERATOR_CONFIG = {"post_hooks": [], "content_type_overrides": {
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("generated-client-db")
-    port = free_port()
-    live = start_server(waitress_serve_command(port), f"sqlite:///{folder / 'live.sqlite3'}",
-                        port)
-    yield live
-    live.stop()
+    with waitress_on_sqlite(tmp_path_factory.mktemp("generated-client-db")) as live:
+        yield live
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import io
 import pytest
 import requests
 
-from conftest import free_port, start_server, waitress_serve_command
+from conftest import waitress_on_sqlite
 
 pytestmark = pytest.mark.e2e
 
@@ -27,13 +27,8 @@ def assert_error(response, *statuses):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """One waitress server for the module (starting one per test costs a second each)."""
-    folder = tmp_path_factory.mktemp("hostile")
-    port = free_port()
-    live = start_server(waitress_serve_command(port), f"sqlite:///{folder / 'db.sqlite3'}",
-                        port)
-    yield live
-    live.stop()
+    with waitress_on_sqlite(tmp_path_factory.mktemp("hostile")) as live:
+        yield live
 
 
 @pytest.fixture

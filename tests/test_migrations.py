@@ -12,7 +12,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from timekit_api import create_app
-from timekit_api.extensions import db, migrate
+from timekit_api.extensions import db
 from timekit_api.database import INITIAL_REVISION, alembic_config
 
 from conftest import base_config, drop_schema

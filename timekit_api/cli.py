@@ -6,7 +6,6 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from .extensions import db
 
 
 @click.command("init-db")
