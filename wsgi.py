@@ -1,7 +1,8 @@
 """WSGI entry point: ``waitress-serve wsgi:app`` or ``timekit-api serve``."""
 
-from timekit_api import create_app
-from timekit_api.logs import configure_default_logging
+from timekit_api.app import create_app
+from timekit_api.database.migrate import upgrade_to_head
+from timekit_api.http.logs import configure_default_logging
 from timekit_api.serving import allow_api_key_header, return_large_blocks_to_the_system
 
 # The access log on stderr, unless logging was configured before this import.
@@ -11,3 +12,5 @@ configure_default_logging()
 allow_api_key_header()
 return_large_blocks_to_the_system()
 app = create_app()
+if app.config["AUTO_CREATE_SCHEMA"]:
+    upgrade_to_head(app)

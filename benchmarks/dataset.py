@@ -15,11 +15,12 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from timekit_api import create_app
-from timekit_api.api.pet import refresh_document, render_document
-from timekit_api.extensions import db
-from timekit_api.models import ApiToken, Category, Order, Pet, PetTag, Tag, User
-from timekit_api.schemas import PET_STATUSES
-from timekit_api.security import digest
+from timekit_api.database.migrate import upgrade_to_head
+from timekit_api.domain.pets import render_document
+from timekit_api.database import db
+from timekit_api.database.models import ApiToken, Category, Order, Pet, PetTag, Tag, User
+from timekit_api.domain.schemas import PET_STATUSES
+from timekit_api.domain.tokens import digest
 
 USERNAME = "bench"
 PASSWORD = "bench-password"
@@ -49,6 +50,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
     """Fill an empty database; returns what the load scripts need to know about it."""
     started = time.perf_counter()
     app = create_app({"DATABASE_URL": database_url, "AUTO_CREATE_SCHEMA": True})
+    upgrade_to_head(app)
     far = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
     with app.app_context():
         engine = db.engine
@@ -97,8 +99,7 @@ def check_documents(pets: int) -> None:
     """The generated document of a few pets equals the one the service renders itself."""
     for pet_id in {1, pets // 2 + 1, pets}:
         pet = db.session.get(Pet, pet_id)
-        stored = pet.document
-        refresh_document(pet)
-        if pet.document != stored:
-            raise AssertionError(f"pet {pet_id}: generated {stored} != service {pet.document}")
+        rendered = render_document(pet)
+        if rendered != pet.document:
+            raise AssertionError(f"pet {pet_id}: generated {pet.document} != service {rendered}")
         db.session.rollback()

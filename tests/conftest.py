@@ -22,7 +22,8 @@ import requests
 import sqlalchemy as sa
 
 from timekit_api import create_app
-from timekit_api.extensions import db
+from timekit_api.database import db
+from timekit_api.database.migrate import upgrade_to_head
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_HASH = "pbkdf2:sha256:1000"  # real hashing, cheap enough for hundreds of users
@@ -39,6 +40,15 @@ def base_config(tmp_path) -> dict:
     }
 
 
+def serving_app(config):
+    """An app as a serving process builds it: ``create_app``, then the migrations (which
+    ``create_app`` never runs by itself)."""
+    app = create_app(config)
+    if app.config["AUTO_CREATE_SCHEMA"]:
+        upgrade_to_head(app)
+    return app
+
+
 def drop_schema(app) -> None:
     """Leave a shared (PostgreSQL) test database as we found it: no tables, no migration stamp."""
     with app.app_context():
@@ -52,7 +62,7 @@ def drop_schema(app) -> None:
 
 @pytest.fixture
 def app(tmp_path):
-    app = create_app(base_config(tmp_path))
+    app = serving_app(base_config(tmp_path))
     yield app
     drop_schema(app)
 
@@ -195,7 +205,7 @@ def cli_serve_command(port: int, threads: int = 4) -> list[str]:
 def server_database(tmp_path):
     """A database for servers started by a test, with its schema."""
     url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'live.sqlite3'}"
-    app = create_app({**base_config(tmp_path), "DATABASE_URL": url})
+    app = serving_app({**base_config(tmp_path), "DATABASE_URL": url})
     yield url
     drop_schema(app)
 

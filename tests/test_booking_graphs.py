@@ -7,9 +7,10 @@ import subprocess
 
 import pytest
 
-from timekit_api.booking import drawing
-from timekit_api.booking.drawing import FORMATS, GraphvizError, GraphvizMissing, render, to_dot
-from timekit_api.booking.graphs import (
+from timekit_api.domain.booking import drawing
+from timekit_api.domain.booking.drawing import FORMATS, GraphvizError, GraphvizMissing, render, to_dot
+from timekit_api.domain.booking.schemas import GraphSchema
+from timekit_api.domain.booking.graphs import (
     GRAPHS,
     LIVE_STATES,
     Graph,
@@ -161,7 +162,7 @@ def test_states_order_is_stable():
 
 
 def test_to_json_shape():
-    data = GRAPHS["confirm_decline"].to_json()
+    data = GraphSchema().dump(GRAPHS["confirm_decline"])
     assert set(data) == {
         "name",
         "description",
@@ -187,7 +188,7 @@ def test_to_json_shape():
         "actor": "owner",
     }
     assert len(data["transitions"]) == 7
-    assert GRAPHS["instant"].to_json()["entry_action"] == "confirm"
+    assert GraphSchema().dump(GRAPHS["instant"])["entry_action"] == "confirm"
 
 
 GOOD = (

@@ -12,8 +12,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from timekit_api.booking import drawing
-from timekit_api.extensions import db
+from timekit_api.domain.booking import drawing
+from timekit_api.database import db
 
 START, END = "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"
 

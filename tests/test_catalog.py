@@ -1,8 +1,9 @@
 """Pet lists and the inventory are reused between writes, and never stale, even when the
 write went through another instance on the same database."""
 
-from conftest import base_config
-from timekit_api import catalog, create_app
+from conftest import base_config, serving_app
+from timekit_api import create_app
+from timekit_api.domain import catalog
 
 
 def test_answers_follow_every_kind_of_pet_write(client, api, alice):
@@ -21,7 +22,7 @@ def test_answers_follow_every_kind_of_pet_write(client, api, alice):
 
 
 def test_write_through_another_instance_is_seen(app, client, api, alice, tmp_path):
-    other = create_app({**base_config(tmp_path), "DATABASE_URL": app.config["DATABASE_URL"]})
+    other = serving_app({**base_config(tmp_path), "DATABASE_URL": app.config["DATABASE_URL"]})
     assert client.get("/v2/store/inventory").json["available"] == 0   # cached here
     api.add_pet(alice)
     other_client = other.test_client()
@@ -54,7 +55,7 @@ def test_a_recreated_database_never_gets_old_answers(tmp_path):
     """Versions restart at 0 in a new database; the random epoch keeps answers apart."""
     counts = []
     for name in ("one", "two"):
-        app = create_app({**base_config(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db"})
+        app = serving_app({**base_config(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db"})
         client = app.test_client()
         if name == "one":
             from conftest import Api

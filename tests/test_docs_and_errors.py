@@ -4,6 +4,9 @@
 import pytest
 
 from timekit_api import create_app
+from timekit_api.database.migrate import upgrade_to_head
+
+from conftest import serving_app
 
 SEED_MODELS = {  # the seed's models: field -> (type, format)
     "Pet": {"id": ("integer", "int64"), "category": (None, None), "name": ("string", None),
@@ -227,10 +230,25 @@ class TestFactory:
                             lambda self: str(tmp_path / "inst"))
         app = create_app()
         assert app.config["DATABASE_URL"] == f"sqlite:///{tmp_path / 'inst' / 'timekit.sqlite3'}"
+        assert not (tmp_path / "inst").exists()  # building an app touches no database
+        upgrade_to_head(app)  # what a serving process does
         assert (tmp_path / "inst" / "timekit.sqlite3").exists()
 
+    def test_test_configuration_ignores_instance_file_and_environment(self, tmp_path,
+                                                                       monkeypatch):
+        import flask
+        instance = tmp_path / "instance"
+        instance.mkdir()
+        (instance / "config.py").write_text("SIGNUP_ENABLED = False\n")
+        monkeypatch.setattr(flask.Flask, "auto_find_instance_path", lambda self: str(instance))
+        monkeypatch.setenv("TIMEKIT_API_PREFIX", "/api")
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/t.db"})
+        assert app.config["API_PREFIX"] == "/v2"
+        assert app.config["SIGNUP_ENABLED"] is True
+
     def test_prefix_is_configurable(self, tmp_path):
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db", "API_PREFIX": "/api/v2"})
+        app = serving_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
+                           "API_PREFIX": "/api/v2"})
         client = app.test_client()
         assert client.get("/api/v2/store/inventory").status_code == 200
         assert client.get("/v2/store/inventory").status_code == 404
@@ -266,9 +284,9 @@ class TestDemoData:
 
 def test_integrity_error_is_409_in_error_shape(app, client, alice, monkeypatch):
     """A uniqueness race lost to another request ends as a 409, not a 500."""
-    import timekit_api.api.user as user_api
+    from timekit_api.domain import accounts
 
-    monkeypatch.setattr(user_api, "ensure_free", lambda *a, **k: None)  # skip the pre-check
+    monkeypatch.setattr(accounts, "ensure_free", lambda *a, **k: None)  # skip the pre-check
     client.post("/v2/user", json={"username": "dup", "password": "p"})
     response = client.post("/v2/user", json={"username": "dup", "password": "p"})
     assert response.status_code == 409

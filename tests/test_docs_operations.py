@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import ROOT
-from timekit_api.config import SETTINGS, markdown_table
+from timekit_api.settings import SETTINGS, markdown_table
 
 
 def settings_section() -> str:

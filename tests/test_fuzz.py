@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import positive_data_acceptance
 
-from conftest import Api, base_config, bearer, drop_schema
+from conftest import Api, base_config, bearer, drop_schema, serving_app
 from timekit_api import create_app
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory):
-    app = create_app(base_config(tmp_path_factory.mktemp("fuzz")))
+    app = serving_app(base_config(tmp_path_factory.mktemp("fuzz")))
     api = Api(app.test_client())
     api.signup("fuzzer")
     app.config["FUZZ_TOKEN"] = api.login("fuzzer")

@@ -7,8 +7,8 @@ would hand out an id a client already took.
 from __future__ import annotations
 
 
-from timekit_api.extensions import db
-from timekit_api.models import User
+from timekit_api.database import db
+from timekit_api.database.models import User
 
 INT64_MAX = 2**63 - 1
 

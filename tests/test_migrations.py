@@ -12,16 +12,16 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from timekit_api import create_app
-from timekit_api.extensions import db
-from timekit_api.database import INITIAL_REVISION, alembic_config
+from timekit_api.database import db
+from timekit_api.database.migrate import INITIAL_REVISION, alembic_config
 
-from conftest import base_config, drop_schema
+from conftest import base_config, drop_schema, serving_app
 
 
 @pytest.fixture
 def bare_app(tmp_path):
     """An app whose database has no schema yet (nothing created on start)."""
-    app = create_app({**base_config(tmp_path), "AUTO_CREATE_SCHEMA": False})
+    app = serving_app({**base_config(tmp_path), "AUTO_CREATE_SCHEMA": False})
     yield app
     drop_schema(app)
 
@@ -106,7 +106,7 @@ def test_database_made_before_migrations_is_adopted_with_its_rows(tmp_path, bare
         db.session.execute(sa.text("INSERT INTO tags (id, name) VALUES (3, 'old-tag')"))
         db.session.commit()
         db.engine.dispose()
-    app = create_app(base_config(tmp_path))  # AUTO_CREATE_SCHEMA on
+    app = serving_app(base_config(tmp_path))  # AUTO_CREATE_SCHEMA on
     assert current_revision(app) == head_revision(app)
     assert schema_differences(app) == []
     with app.app_context():

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
+import os
+
 import pytest
 import sqlalchemy as sa
 
-from conftest import TEST_DATABASE_URL, base_config, bearer, basic, free_port
+from conftest import TEST_DATABASE_URL, base_config, bearer, basic, free_port, serving_app
 from timekit_api import create_app
-from timekit_api.extensions import db
+from timekit_api.database import db
 
 needs_sqlite = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite settings")
 
@@ -38,7 +40,7 @@ def unreachable_client(request, tmp_path):
     url = (f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/test"
            if request.param == "postgresql"
            else f"sqlite:///{tmp_path / 'missing-directory' / 'db.sqlite3'}")
-    app = create_app({**base_config(tmp_path), "DATABASE_URL": url,
+    app = serving_app({**base_config(tmp_path), "DATABASE_URL": url,
                       "AUTO_CREATE_SCHEMA": False})
     return app.test_client()
 
@@ -77,7 +79,7 @@ def test_docs_still_work_without_a_database(unreachable_client):
 
 @needs_sqlite
 def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path):
-    app = create_app({**base_config(tmp_path), "SQLITE_BUSY_TIMEOUT_MS": 4321})
+    app = serving_app({**base_config(tmp_path), "SQLITE_BUSY_TIMEOUT_MS": 4321})
     with app.app_context(), db.engine.connect() as connection:
         pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
         assert pragma("journal_mode") == "wal"
@@ -90,7 +92,7 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path):
 
 @needs_sqlite
 def test_sqlite_foreign_keys_are_enforced(app):
-    from timekit_api.models import ApiToken
+    from timekit_api.database.models import ApiToken
     import datetime as dt
     with app.app_context():
         db.session.add(ApiToken(digest="d" * 64, user_id=999, kind="api",
@@ -129,7 +131,7 @@ def test_hostile_request_ids_are_replaced(client, caplog):
 
 
 def test_access_log_as_json(tmp_path, caplog):
-    app = create_app({**base_config(tmp_path), "ACCESS_LOG_JSON": True})
+    app = serving_app({**base_config(tmp_path), "ACCESS_LOG_JSON": True})
     caplog.set_level(logging.INFO, logger="timekit_api.access")
     app.test_client().get("/v2/store/inventory?x=1", headers={"X-Request-Id": "abc"})
     (line,) = access_lines(caplog)
@@ -144,7 +146,7 @@ def test_access_log_as_json(tmp_path, caplog):
 
 
 def test_access_log_can_be_switched_off(tmp_path, caplog):
-    app = create_app({**base_config(tmp_path), "ACCESS_LOG": False})
+    app = serving_app({**base_config(tmp_path), "ACCESS_LOG": False})
     caplog.set_level(logging.INFO, logger="timekit_api.access")
     app.test_client().get("/v2/store/inventory")
     assert access_lines(caplog) == []
@@ -205,10 +207,34 @@ def test_init_db_and_create_user_commands(app, runner, api, client):
     assert auth.status_code == 200
 
 
-def test_create_user_refuses_a_taken_username(runner, api):
+@pytest.mark.parametrize("username, message", [
+    ("taken", "Error: username 'taken' is already taken"),
+    ("bad name!", "Error: Invalid username 'bad name!'"),
+])
+def test_create_user_refuses_with_a_one_line_error(runner, api, username, message):
+    """The domain's rules hold on the command line too: no traceback, no user the API could
+    never address."""
     api.signup("taken")
-    result = runner.invoke(args=["create-user", "taken", "--password", "pw-pw-pw"])
-    assert result.exit_code != 0
+    result = runner.invoke(args=["create-user", username, "--password", "pw-pw-pw"])
+    assert result.exit_code == 1
+    assert result.output.startswith(message) and result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+def test_commands_that_need_no_database_create_none(tmp_path, monkeypatch):
+    """`timekit-api --help` and `settings` build the app but touch no database."""
+    import flask
+    from click.testing import CliRunner
+
+    from timekit_api.cli import main
+
+    monkeypatch.setattr(flask.Flask, "auto_find_instance_path", lambda self: str(tmp_path))
+    for name in list(os.environ):
+        if name.startswith("TIMEKIT_"):
+            monkeypatch.delenv(name)
+    for args in (["--help"], ["settings"]):
+        assert CliRunner().invoke(main, args).exit_code == 0
+    assert not (tmp_path / "timekit.sqlite3").exists()
 
 
 def test_db_command_group_is_on_the_timekit_api_command(runner):

@@ -84,10 +84,10 @@ def test_category_created_concurrently_by_another_request_is_reused(app, client,
     the lookup and the insert (unique name). Replays that interleaving deterministically."""
     import sqlalchemy as sa
 
-    from timekit_api.api import pet as pet_api
-    from timekit_api.extensions import db
+    from timekit_api.domain import pets
+    from timekit_api.database import db
 
-    real = pet_api.insert_if_absent
+    real = pets._insert_if_absent
     raced = []
 
     def another_request_wins(model, **values):
@@ -97,7 +97,7 @@ def test_category_created_concurrently_by_another_request_is_reused(app, client,
                 other.execute(sa.insert(model).values(name=values["name"]))
         real(model, **values)
 
-    monkeypatch.setattr(pet_api, "insert_if_absent", another_request_wins)
+    monkeypatch.setattr(pets, "_insert_if_absent", another_request_wins)
     response = client.post("/v2/pet", headers=alice, json={
         "name": "x", "photoUrls": [], "category": {"name": "Dogs"}, "tags": [{"name": "t"}]})
     assert response.status_code == 200, response.json

@@ -61,7 +61,7 @@ def test_timekit_api_serve_command(server_database):
 def test_serve_passes_host_port_and_threads_to_waitress(runner, monkeypatch):
     calls = []
     monkeypatch.setattr("waitress.serve", lambda app, **kwargs: calls.append((app, kwargs)))
-    monkeypatch.setattr("timekit_api.logs.configure_default_logging", lambda: None)
+    monkeypatch.setattr("timekit_api.commands.configure_default_logging", lambda: None)
     result = runner.invoke(args=["serve", "--host", "0.0.0.0", "--port", "9191",
                                  "--threads", "7"])
     assert result.exit_code == 0, result.output

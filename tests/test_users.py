@@ -6,10 +6,10 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from conftest import base_config, bearer
+from conftest import base_config, bearer, serving_app
 from timekit_api import create_app
-from timekit_api.extensions import db
-from timekit_api.models import ApiToken, User
+from timekit_api.database import db
+from timekit_api.database.models import ApiToken, User
 
 
 def user_body(username, **fields):
@@ -166,7 +166,7 @@ class TestTokens:
     def test_second_instance_on_same_database_accepts_token(self, app, api, tmp_path):
         api.signup("neo")
         token = api.login("neo")
-        other = create_app({**base_config(tmp_path), "DATABASE_URL": app.config["DATABASE_URL"]})
+        other = serving_app({**base_config(tmp_path), "DATABASE_URL": app.config["DATABASE_URL"]})
         assert other.test_client().get("/v2/user/neo", headers=bearer(token)).status_code == 200
 
 

@@ -1,5 +1,0 @@
-"""The API's blueprints, one per spec tag, in the order the docs show them."""
-
-from . import auth, bookings, pet, store, user
-
-BLUEPRINTS = (auth.blp, pet.blp, bookings.blp, store.blp, user.blp)

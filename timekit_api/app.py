@@ -1,0 +1,63 @@
+"""The application factory: ``create_app()`` builds the service and does nothing else (no
+database connection, no migrations: the processes that serve run those, see
+``database/migrate.py``)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+from flask_cors import CORS
+
+from . import commands, database, settings
+from .database.migrate import migrate
+from .http import docs, errors, health, logs
+from .http.api import BLUEPRINTS
+from .http.auth import security_schemes
+from .http.blueprint import Api
+from .http.converters import IdConverter, id_parameter_schema
+
+cors = CORS()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service: defaults, then ``instance/config.py``, then ``TIMEKIT_*`` variables.
+
+    With ``test_config`` the service is built from the defaults and that mapping alone, so
+    neither an instance file nor the environment can change what a test sees.
+    """
+    # Named after the package: its logger and instance folder are "timekit_api"'s.
+    app = Flask("timekit_api", instance_relative_config=True, static_folder=None)
+    app.config.from_mapping(settings.defaults())
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_mapping(settings.from_environment())
+    else:
+        app.config.from_mapping(test_config)
+    settings.derive(app.config, app.instance_path)
+    app.json.sort_keys = False
+
+    database.init_app(app)
+    migrate.init_app(app, database.db)
+    # One Api per app: it holds that app's OpenAPI document, so two apps (say, two mounts
+    # in one host) never share one. The token URL is relative to the document's own URL,
+    # so it survives mounting under a prefix.
+    api = Api(app, spec_kwargs={"components": {
+        "securitySchemes": security_schemes(token_url="oauth/token")}})
+    app.extensions["timekit_api.openapi"] = api  # for code that adds routes to this app
+    cors.init_app(app, resources={f"{app.config['API_PREFIX']}/*": {
+        "origins": [o.strip() for o in app.config["CORS_ORIGINS"].split(",")],
+        "allow_headers": ["Authorization", "Content-Type", "api_key", "api-key"],
+        "expose_headers": ["X-Rate-Limit", "X-Expires-After", "Retry-After", "X-Request-Id"],
+    }})
+    errors.init_app(app)
+    app.url_map.converters["id"] = IdConverter
+    api.register_converter(IdConverter, id_parameter_schema)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"]
+                               + (blueprint.url_prefix or ""))
+    docs.init_app(app)
+    health.init_app(app)
+    logs.init_app(app)
+    commands.init_app(app)
+    return app

@@ -1,0 +1,98 @@
+"""The commands of ``timekit-api <command>`` (and ``flask --app wsgi <command>``).
+
+Commands call the domain and print its errors as one line with a non-zero exit. Only the
+commands that need the database's schema bring it up to date.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+from flask_migrate.cli import db as migrations_group
+
+from .database.migrate import upgrade_to_head
+from .domain import accounts
+from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data
+from .domain.errors import DomainError
+from .http.logs import configure_default_logging
+from .serving import serve
+from .settings import markdown_table
+
+
+def fail(error: DomainError) -> None:
+    raise click.ClickException(error.message)
+
+
+def app_with_schema() -> Flask:
+    app: Flask = current_app._get_current_object()
+    upgrade_to_head(app)
+    return app
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Bring the database to the current schema (the same as `db upgrade`).
+
+    `timekit-api serve` and wsgi.py do this by themselves on SQLite (AUTO_CREATE_SCHEMA)."""
+    app_with_schema()
+    click.echo("Database ready.")
+
+
+@click.command("load-demo")
+@with_appcontext
+def load_demo_command():
+    """Load the Petstore sample data and the seed's Timekit user. For demos only."""
+    app = app_with_schema()
+    added = load_demo_data(app.config["PASSWORD_HASH_METHOD"])
+    click.echo(f"Demo data loaded (added {added}). DEMO DATA IS FOR DEMOS: user1..user10 "
+               f"share the password {DEMO_PASSWORD!r}; doc.brown@timekit.io signs in with "
+               f"{DOC_BROWN_PASSWORD!r}. Do not load it into a production database.")
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--email", default=None)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@with_appcontext
+def create_user_command(username, email, password):
+    """Create a user account."""
+    app = app_with_schema()
+    try:
+        accounts.create_users([{"username": username, "email": email, "password": password}],
+                              app.config["PASSWORD_HASH_METHOD"])
+    except DomainError as error:
+        fail(error)
+    click.echo(f"User {username} created.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+@with_appcontext
+def serve_command(host, port, threads):
+    """Serve the API with waitress (the api_key header included)."""
+    configure_default_logging()
+    app: Flask = current_app._get_current_object()
+    if app.config["AUTO_CREATE_SCHEMA"]:
+        upgrade_to_head(app)
+    click.echo(f"Serving on http://{host}:{port}{app.config['API_PREFIX']}/docs")
+    serve(app, host=host, port=port, threads=threads)
+
+
+@click.command("settings")
+def settings_command():
+    """Print the table of every setting (Markdown), as docs/OPERATIONS.md shows it."""
+    click.echo(markdown_table())
+
+
+COMMANDS = (init_db_command, load_demo_command, create_user_command, serve_command,
+            settings_command, migrations_group)  # migrations_group: `db upgrade`, ...
+
+
+def init_app(app: Flask) -> None:
+    """Register the commands on ``app.cli`` (so `flask --app wsgi <command>` has them too)."""
+    for command in COMMANDS:
+        app.cli.add_command(command)

@@ -1,0 +1,72 @@
+"""Layer 1, the database: the ``db`` object, the column types every model shares, the models
+(``models.py``), id allocation (``ids.py``) and the migrations (``migrate.py``, ``migrations/``).
+
+Nothing here knows about HTTP or about the rules of the domain; it stores what it is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+from .ids import listen as assign_free_ids_on_postgresql
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so that migrations can alter them later (SQLite included).
+    metadata = sa.MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+db = SQLAlchemy(model_class=Base)
+
+# SQLite only auto-assigns ids to "INTEGER PRIMARY KEY"; elsewhere ids are 64-bit.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(sa.TypeDecorator):
+    """Aware datetimes in, aware UTC datetimes out, stored as naive UTC everywhere."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else value.replace(tzinfo=dt.timezone.utc)
+
+
+def sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """WAL lets readers run beside one writer; synchronous=NORMAL is safe with WAL and
+    much faster; SQLite leaves foreign keys off unless asked."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def init_app(app) -> None:
+    """Bind ``db`` to ``app``: engine options, SQLite pragmas, free ids on PostgreSQL."""
+    db.init_app(app)
+    assign_free_ids_on_postgresql(db)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            sa.event.listen(db.engine, "connect", sqlite_pragmas)

@@ -1,0 +1,208 @@
+"""Booking graphs: Timekit's booking state machines, defined once as data.
+
+A graph's definition (its transitions) is the single source of truth for
+validating actions, a booking's ``available_actions``, the JSON
+representation and the Graphviz drawing. Adding a graph means adding a
+definition to :data:`GRAPHS`, not writing code.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import cached_property
+
+from ..errors import Conflict
+
+INITIAL_STATE = "initialized"
+
+# Who may perform a transition.
+BOOKER = "booker"
+OWNER = "owner"
+BOOKER_OR_OWNER = "booker_or_owner"
+ACTORS = frozenset({BOOKER, OWNER, BOOKER_OR_OWNER})
+
+# Bookings in these states block overlapping bookings of the same resource.
+LIVE_STATES = frozenset({"tentative", "confirmed"})
+
+
+class InvalidGraph(ValueError):
+    """A graph definition is inconsistent (raised when it is constructed)."""
+
+
+class IllegalTransition(Conflict):
+    """An action that the graph does not allow from the booking's state."""
+
+    def __init__(self, graph: Graph, state: str, action: str) -> None:
+        self.graph = graph
+        self.state = state
+        self.action = action
+        self.allowed = graph.available_actions(state)
+        # Timekit's own wording, relied on by API clients.
+        super().__init__(f"Cannot apply action '{action}' to current state '{state}'",
+                         errors={"available_actions": self.allowed})
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Applying ``action`` in state ``source`` moves to ``target``; done by ``actor``."""
+
+    action: str
+    source: str
+    target: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class Graph:
+    """A named booking state machine; validated as soon as it is built."""
+
+    name: str
+    description: str
+    entry_action: str
+    transitions: tuple[Transition, ...]
+
+    def __post_init__(self) -> None:
+        # Accept any iterable but store a tuple so the graph stays hashable.
+        object.__setattr__(self, "transitions", tuple(self.transitions))
+        _validate(self)
+
+    @property
+    def initial_state(self) -> str:
+        return INITIAL_STATE
+
+    @cached_property
+    def states(self) -> tuple[str, ...]:
+        """Initial state first, then states in order of first appearance."""
+        seen = {INITIAL_STATE: None}
+        for t in self.transitions:
+            seen.setdefault(t.source, None)
+            seen.setdefault(t.target, None)
+        return tuple(seen)
+
+    @cached_property
+    def final_states(self) -> frozenset[str]:
+        """States with no outgoing transitions."""
+        sources = {t.source for t in self.transitions}
+        return frozenset(s for s in self.states if s not in sources)
+
+    @cached_property
+    def actions(self) -> tuple[str, ...]:
+        """Distinct action names, in definition order."""
+        return tuple(dict.fromkeys(t.action for t in self.transitions))
+
+    @cached_property
+    def _index(self) -> dict[tuple[str, str], Transition]:
+        return {(t.source, t.action): t for t in self.transitions}
+
+    def available_actions(self, state: str) -> list[str]:
+        """Actions allowed from ``state`` in definition order (empty if final/unknown)."""
+        return [t.action for t in self.transitions if t.source == state]
+
+    def transition(self, state: str, action: str) -> Transition:
+        """The transition for ``action`` from ``state``, or raise IllegalTransition."""
+        try:
+            return self._index[(state, action)]
+        except KeyError:
+            raise IllegalTransition(self, state, action) from None
+
+    def is_final(self, state: str) -> bool:
+        return state in self.final_states
+
+    @property
+    def ordered_final_states(self) -> list[str]:
+        """Final states in the order of :attr:`states` (for the JSON and the drawing)."""
+        return [s for s in self.states if s in self.final_states]
+
+
+def _validate(graph: Graph) -> None:
+    """Reject broken definitions loudly, so a typo fails at import time."""
+
+    def fail(reason: str) -> None:
+        raise InvalidGraph(f"booking graph {graph.name!r}: {reason}")
+
+    if not graph.name:
+        fail("name must not be empty")
+    if not graph.transitions:
+        fail("has no transitions")
+    seen: set[tuple[str, str]] = set()
+    for t in graph.transitions:
+        if not isinstance(t, Transition):
+            fail(f"{t!r} is not a Transition")
+        if not (t.action and t.source and t.target):
+            fail(f"{t!r} has an empty action or state")
+        if t.actor not in ACTORS:
+            fail(f"{t!r} has unknown actor {t.actor!r} (expected one of {sorted(ACTORS)})")
+        if t.target == INITIAL_STATE:
+            fail(f"{t!r} leads back to {INITIAL_STATE!r}")
+        if (t.source, t.action) in seen:
+            fail(f"action {t.action!r} is defined twice from state {t.source!r}")
+        seen.add((t.source, t.action))
+
+    # Bookings are created by the entry action, and only by it.
+    leaving = graph.available_actions(INITIAL_STATE)
+    if leaving != [graph.entry_action]:
+        fail(
+            f"entry action {graph.entry_action!r} must be the only action leaving "
+            f"{INITIAL_STATE!r} (found {leaving})"
+        )
+
+    # Every state must be reachable from the initial state.
+    reached, queue = {INITIAL_STATE}, deque([INITIAL_STATE])
+    while queue:
+        state = queue.popleft()
+        for t in graph.transitions:
+            if t.source == state and t.target not in reached:
+                reached.add(t.target)
+                queue.append(t.target)
+    unreachable = [s for s in graph.states if s not in reached]
+    if unreachable:
+        fail(f"states {unreachable} are unreachable from {INITIAL_STATE!r}")
+
+
+# Leaving a confirmed booking is the same in every graph.
+_FROM_CONFIRMED = (
+    Transition("cancel", "confirmed", "cancelled", BOOKER_OR_OWNER),
+    Transition("cancel_by_customer", "confirmed", "cancelled_by_customer", BOOKER_OR_OWNER),
+    Transition("complete", "confirmed", "completed", OWNER),
+)
+
+GRAPHS: dict[str, Graph] = {
+    g.name: g
+    for g in (
+        Graph(
+            name="instant",
+            description="Bookings are confirmed as soon as they are created.",
+            entry_action="confirm",
+            transitions=(
+                Transition("confirm", INITIAL_STATE, "confirmed", BOOKER),
+                *_FROM_CONFIRMED,
+            ),
+        ),
+        Graph(
+            name="confirm_decline",
+            description=(
+                "Bookings start tentative until the resource owner confirms or declines them."
+            ),
+            entry_action="create",
+            transitions=(
+                Transition("create", INITIAL_STATE, "tentative", BOOKER),
+                Transition("confirm", "tentative", "confirmed", OWNER),
+                Transition("decline", "tentative", "declined", OWNER),
+                Transition("cancel", "tentative", "cancelled", BOOKER_OR_OWNER),
+                *_FROM_CONFIRMED,
+            ),
+        ),
+    )
+}
+
+
+def get_graph(name: str) -> Graph:
+    """The graph called ``name``; KeyError if there is none."""
+    try:
+        return GRAPHS[name]
+    except KeyError:
+        raise KeyError(f"unknown booking graph {name!r}") from None

@@ -1,0 +1,267 @@
+"""The booking engine's wire formats (contract section 5, shaped like Timekit's API).
+
+Graph names, states and actions accepted here come from :data:`GRAPHS`, so a new graph
+needs no change in this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from ..ids import parse_id
+from ..schemas import Int64, Text
+from .drawing import FORMATS
+from .graphs import GRAPHS, INITIAL_STATE
+
+SEARCH_KEYS = ("state", "graph", "resource_id")
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+def all_states() -> set[str]:
+    return {state for graph in GRAPHS.values() for state in graph.states}
+
+
+class Timestamp(fields.AwareDateTime):
+    """RFC 3339 with an offset (a naive time is refused), converted to UTC."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(dt.timezone.utc)
+        except OverflowError:
+            raise ma.ValidationError("Out of range.") from None
+
+
+def valid_timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        raise ma.ValidationError("Not a known IANA time zone (e.g. Europe/Oslo).") from None
+
+
+# --- requests ----------------------------------------------------------------------------
+
+class CustomerSchema(ma.Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255),
+                metadata={"example": "Marty McFly"})
+    email = fields.Email(required=True, validate=validate.Length(max=254),
+                         metadata={"example": "marty@timekit.io"})
+    phone = Text(64, allow_none=True)
+    timezone = fields.String(allow_none=True, validate=[validate.Length(max=64), valid_timezone],
+                             metadata={"example": "America/Los_Angeles"})
+
+
+class BookingCreateSchema(ma.Schema):
+    graph = fields.String(required=True, validate=validate.OneOf(list(GRAPHS)),
+                          metadata={"description": "the booking graph to follow",
+                                    "example": "confirm_decline"})
+    action = fields.String(metadata={
+        "description": "the graph's entry action, applied at once; without it the booking "
+                       f"waits in `{INITIAL_STATE}`",
+        "example": "create"})
+    resource_id = Int64(required=True, metadata={"description": "id of the pet to book"})
+    start = Timestamp(required=True, metadata={"example": "2026-03-01T10:00:00+01:00"})
+    end = Timestamp(required=True, metadata={"example": "2026-03-01T11:00:00+01:00"})
+    what = fields.String(required=True, validate=validate.Length(min=1, max=255),
+                metadata={"example": "Walk the dog"})
+    where = Text(allow_none=True)
+    description = Text(10000, allow_none=True)
+    customer = fields.Nested(CustomerSchema, required=True)
+
+    @ma.validates_schema
+    def check(self, data, **kwargs):
+        errors = {}
+        if data["end"] <= data["start"]:
+            errors["end"] = ["Must be after start."]
+        graph = GRAPHS[data["graph"]]
+        if "action" in data and data["action"] != graph.entry_action:
+            errors["action"] = [f"Graph {graph.name!r} is entered with action "
+                                f"{graph.entry_action!r}."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class ActionDetailsSchema(ma.Schema):
+    message = Text(1000, allow_none=True, metadata={"description": "recorded with the transition"})
+
+
+class ActionBodySchema(ma.Schema):
+    """``{"<action>": {"message": "..."}}``: optional details keyed by the action applied."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    @ma.post_load
+    def details(self, data, **kwargs):
+        if len(data) > 1:
+            raise ma.ValidationError({"_schema": ["Give details for one action only."]})
+        loaded = {}
+        for action, details in data.items():
+            try:
+                loaded = {"action": action,
+                          **ActionDetailsSchema().load(details if details is not None else {})}
+            except ma.ValidationError as error:
+                raise ma.ValidationError({action: error.messages}) from None
+        return loaded
+
+
+class SearchField(fields.String):
+    """Timekit's search: ``key:value`` pairs separated by ``;``. A key given twice matches
+    either value; different keys must all match."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        found: dict[str, list] = {}
+        for pair in filter(None, (part.strip() for part in text.split(";"))):
+            key, colon, term = (s.strip() for s in pair.partition(":"))
+            if not colon or not term:
+                raise ma.ValidationError(f"{pair!r} is not key:value.")
+            if key not in SEARCH_KEYS:
+                raise ma.ValidationError(
+                    f"Unknown search key {key!r}; expected one of {', '.join(SEARCH_KEYS)}.")
+            if key == "state" and term not in all_states():
+                raise ma.ValidationError(f"No booking graph has a state {term!r}.")
+            if key == "graph" and term not in GRAPHS:
+                raise ma.ValidationError(f"Unknown booking graph {term!r}.")
+            if key == "resource_id":
+                pet_id = parse_id(term)
+                if pet_id is None:
+                    raise ma.ValidationError(f"resource_id {term!r} is not a pet id.")
+                term = pet_id
+            found.setdefault(key, []).append(term)
+        return found
+
+
+class BookingListQuerySchema(ma.Schema):
+    search = SearchField(validate=validate.Length(max=2000), metadata={
+        "description": "`key:value` pairs separated by `;`, keys "
+                       + ", ".join(f"`{k}`" for k in SEARCH_KEYS),
+        "example": "state:confirmed;graph:instant"})
+    limit = fields.Integer(validate=validate.Range(min=1, max=MAX_PER_PAGE),
+                           load_default=DEFAULT_PER_PAGE,
+                           metadata={"description": "bookings per page"})
+    page = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), load_default=1)
+
+
+class DiagramQuerySchema(ma.Schema):
+    format = fields.String(validate=validate.OneOf(FORMATS), load_default="png")
+
+
+# --- responses ---------------------------------------------------------------------------
+# Each schema dumps the domain's objects (a BookingView, a Graph) directly: no dict builders.
+
+class Itself(fields.Nested):
+    """A nested object drawn from the same object: Timekit nests what we store flat
+    (``attributes.event_info.start`` is the booking's ``starts_at``)."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return obj
+
+
+class ItselfInAList(Itself):
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return [obj]
+
+
+class EventInfoSchema(ma.Schema):
+    start = fields.DateTime(attribute="starts_at")
+    end = fields.DateTime(attribute="ends_at")
+    what = fields.String()
+    where = fields.String(attribute="location", allow_none=True)
+    description = fields.String(allow_none=True)
+
+
+class AttributesSchema(ma.Schema):
+    event_info = Itself(EventInfoSchema)
+
+
+class CustomerOutSchema(ma.Schema):
+    name = fields.String(attribute="customer_name")
+    email = fields.String(attribute="customer_email")
+    phone = fields.String(attribute="customer_phone", allow_none=True)
+    timezone = fields.String(attribute="customer_timezone", allow_none=True)
+
+
+class TransitionRecordSchema(ma.Schema):
+    from_state = fields.String(data_key="from")
+    to_state = fields.String(data_key="to")
+    action = fields.String()
+    actor = fields.Function(
+        lambda record: record.actor.username if record.actor else None,
+        metadata={"type": "string", "nullable": True,
+                  "description": "username of who applied it (null once that account is "
+                                 "deleted)"})
+    message = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class BookingSchema(ma.Schema):
+    """A booking as one caller sees it (dumps a ``BookingView``)."""
+
+    id = fields.UUID()
+    graph = fields.String()
+    state = fields.String()
+    completed = fields.Boolean(metadata={"description": "whether the state is final"})
+    available_actions = fields.List(fields.String(), metadata={
+        "description": "actions the current state allows *and the caller may apply*"})
+    resource_id = Int64()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    attributes = Itself(AttributesSchema)
+    customers = ItselfInAList(CustomerOutSchema, many=True)
+    transitions = fields.List(fields.Nested(TransitionRecordSchema),
+                              metadata={"description": "every applied action, oldest first"})
+
+
+class BookingEnvelopeSchema(ma.Schema):
+    data = Itself(BookingSchema)
+
+
+class BookingPageSchema(ma.Schema):
+    """Timekit's list shape; dumps a ``BookingPage``."""
+
+    total = fields.Integer()
+    per_page = fields.Integer()
+    current_page = fields.Integer()
+    last_page = fields.Integer()
+    next_page_url = fields.String(allow_none=True)
+    prev_page_url = fields.String(allow_none=True)
+    from_ = fields.Integer(data_key="from", attribute="first", allow_none=True)
+    to = fields.Integer(attribute="last", allow_none=True)
+    data = fields.List(fields.Nested(BookingSchema), attribute="views")
+
+
+class GraphTransitionSchema(ma.Schema):
+    action = fields.String()
+    from_ = fields.String(data_key="from", attribute="source")
+    to = fields.String(attribute="target")
+    actor = fields.String(metadata={"description": "booker, owner or booker_or_owner"})
+
+
+class GraphSchema(ma.Schema):
+    """A graph's definition (dumps a ``Graph``)."""
+
+    name = fields.String()
+    description = fields.String()
+    initial_state = fields.String()
+    entry_action = fields.String()
+    states = fields.List(fields.String())
+    final_states = fields.List(fields.String(), attribute="ordered_final_states")
+    actions = fields.List(fields.String())
+    transitions = fields.List(fields.Nested(GraphTransitionSchema))
+
+
+class GraphEnvelopeSchema(ma.Schema):
+    data = Itself(GraphSchema)
+
+
+class GraphListSchema(ma.Schema):
+    data = fields.List(fields.Nested(GraphSchema))

@@ -1,0 +1,67 @@
+"""The reference Petstore's sample data plus the seed's Timekit user (contract section 4).
+
+For demos only: every demo user shares one documented password.
+"""
+
+from __future__ import annotations
+
+from ..database import db
+from ..database.models import Order, Pet, User
+from .accounts import hash_password
+from .pets import load_pet
+
+DEMO_PASSWORD = "demo-password"
+CATEGORIES = {1: "Dogs", 2: "Cats", 3: "Rabbits", 4: "Lions"}
+PETS = [  # id, name, category id, tags, status
+    (1, "Cat 1", 2, ("tag1", "tag2"), "available"),
+    (2, "Cat 2", 2, ("tag2", "tag3"), "available"),
+    (3, "Cat 3", 2, ("tag3", "tag4"), "pending"),
+    (4, "Dog 1", 1, ("tag1", "tag2"), "available"),
+    (5, "Dog 2", 1, ("tag2", "tag3"), "sold"),
+    (6, "Dog 3", 1, ("tag3", "tag4"), "pending"),
+    (7, "Lion 1", 4, ("tag1", "tag2"), "available"),
+    (8, "Lion 2", 4, ("tag2", "tag3"), "available"),
+    (9, "Lion 3", 4, ("tag3", "tag4"), "available"),
+    (10, "Rabbit 1", 3, ("tag3", "tag4"), "available"),
+]
+TAG_IDS = {"tag1": 1, "tag2": 2, "tag3": 3, "tag4": 4}
+ORDERS = [(1, 1, "placed"), (2, 1, "delivered"), (3, 2, "placed"), (4, 2, "delivered")] + [
+    (n, 3, "placed") for n in range(5, 11)]
+DOC_BROWN = dict(username="doc.brown", email="doc.brown@timekit.io", first_name="Dr. Emmett",
+                 last_name="Brown", timezone="America/Los_Angeles")
+DOC_BROWN_PASSWORD = "DeLorean"
+
+
+def load_demo_data(hash_method: str = "scrypt") -> dict[str, int]:
+    """Insert what is missing (by id or username); returns how many rows were added."""
+    added = {"users": 0, "pets": 0, "orders": 0}
+    users = {}
+    for n in range(1, 11):
+        users[n] = db.session.get(User, n) or User(
+            id=n, username=f"user{n}", first_name=f"first name {n}", last_name=f"last name {n}",
+            email=f"email{n}@test.com", phone="123-456-7890", user_status=(n - 1) % 3 + 1,
+            password_hash=hash_password(DEMO_PASSWORD, hash_method))
+        if users[n] not in db.session:
+            db.session.add(users[n])
+            added["users"] += 1
+    if not db.session.query(User).filter_by(username=DOC_BROWN["username"]).first():
+        db.session.add(User(**DOC_BROWN,
+                            password_hash=hash_password(DOC_BROWN_PASSWORD, hash_method)))
+        added["users"] += 1
+    db.session.flush()
+    for pet_id, name, category_id, tags, status in PETS:
+        if db.session.get(Pet, pet_id) is not None:
+            continue
+        load_pet({
+            "id": pet_id, "name": name, "photo_urls": ["url1", "url2"], "status": status,
+            "category": {"id": category_id, "name": CATEGORIES[category_id]},
+            "tags": [{"id": TAG_IDS[t], "name": t} for t in tags],
+        }, owner_id=users[1].id)
+        added["pets"] += 1
+    for order_id, pet_id, status in ORDERS:
+        if db.session.get(Order, order_id) is None:
+            db.session.add(Order(id=order_id, pet_id=pet_id, quantity=2, status=status,
+                                 complete=False, owner_id=users[1].id))
+            added["orders"] += 1
+    db.session.commit()
+    return added

@@ -1,0 +1,92 @@
+"""The domain's exceptions: what went wrong, in the domain's words.
+
+Each carries a message and, for invalid input, per-field reasons (``errors``) in the
+contract's wire names. The HTTP layer maps each kind to a status and the contract's error
+shape (``http/errors.py``, ``STATUS_OF``); the CLI prints the message.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    def __init__(self, message: str, errors: dict | None = None,
+                 headers: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+        self.headers = headers
+
+
+class Invalid(DomainError):
+    """The request breaks a rule of the domain (a field's value, a combination of fields)."""
+
+class NotFound(DomainError):
+    pass
+
+
+class Forbidden(DomainError):
+    """Signed in, but this object belongs to someone else."""
+
+class Conflict(DomainError):
+    """The request is valid but clashes with stored data (taken name, id, time slot...)."""
+
+class TooManyAttempts(DomainError):
+    pass
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+class InvalidUsername(Invalid):
+    pass
+
+
+class UsernameTaken(Conflict):
+    pass
+
+
+class UserNotFound(NotFound):
+    pass
+
+
+# --- pets and orders -----------------------------------------------------------------------
+
+class PetNotFound(NotFound):
+    pass
+
+
+class PetExists(Conflict):
+    pass
+
+
+class InvalidPet(Invalid):
+    """A pet body the Petstore answers 405 for ("Invalid input")."""
+
+
+class OrderNotFound(NotFound):
+    pass
+
+
+class OrderExists(Conflict):
+    pass
+
+
+class ImageNotFound(NotFound):
+    pass
+
+
+class ImageTooLarge(Invalid):
+    pass
+
+
+# --- bookings -------------------------------------------------------------------------------
+
+class BookingNotFound(NotFound):
+    pass
+
+
+class UnknownResource(Invalid):
+    """No pet has the booking's resource_id."""
+
+
+class SlotTaken(Conflict):
+    """Another live booking of the same pet intersects the window."""

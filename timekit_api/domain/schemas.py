@@ -1,0 +1,214 @@
+"""marshmallow schemas: the seed's models with their wire names, types, ranges and enums.
+
+Wire names are camelCase (``photoUrls``, ``petId``...) through ``data_key``; attribute
+names are the models' snake_case. Unknown fields are rejected (marshmallow's default).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from .accounts import MAX_PASSWORD_LENGTH, USERNAME_PATTERN, USERNAME_RULE
+from .ids import MAX_INT64, MIN_INT64
+
+INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
+INT64 = validate.Range(min=MIN_INT64, max=MAX_INT64)
+PET_STATUSES = ("available", "pending", "sold")
+ORDER_STATUSES = ("placed", "approved", "delivered")
+USERNAME = validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE)
+
+
+class WireSchema(ma.Schema):
+    """Leaves out absent values on output, as the reference server does."""
+
+    @ma.post_dump
+    def drop_nulls(self, data, **kwargs):
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def Int64(metadata=None, **kwargs):
+    return fields.Integer(strict=True, validate=INT64,
+                          metadata={"format": "int64", **(metadata or {})}, **kwargs)
+
+
+def Int32(validator=INT32, metadata=None, **kwargs):
+    return fields.Integer(strict=True, validate=validator,
+                          metadata={"format": "int32", **(metadata or {})}, **kwargs)
+
+
+def Text(max_length=255, **kwargs):
+    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+
+
+class CategorySchema(WireSchema):
+    id = Int64()
+    name = Text()
+
+
+class TagSchema(WireSchema):
+    id = Int64()
+    name = Text()
+
+
+class PetSchema(WireSchema):
+    id = Int64()
+    category = fields.Nested(CategorySchema)
+    name = Text(required=True, metadata={"example": "doggie"})
+    photo_urls = fields.List(Text(2048), required=True, data_key="photoUrls",
+                             validate=validate.Length(max=100))
+    tags = fields.List(fields.Nested(TagSchema), validate=validate.Length(max=100))
+    status = fields.String(validate=validate.OneOf(PET_STATUSES),
+                           metadata={"description": "pet status in the store"})
+
+
+class PetFormSchema(ma.Schema):
+    """``POST /pet/{petId}``: form fields, each optional."""
+
+    name = Text(metadata={"description": "Updated name of the pet"})
+    status = fields.String(validate=validate.OneOf(PET_STATUSES),
+                           metadata={"description": "Updated status of the pet"})
+
+
+class PetUploadSchema(ma.Schema):
+    """``POST /pet/{petId}/uploadImage``: one multipart body, metadata and file together."""
+
+    additionalMetadata = Text(1024, metadata={"description": "Additional data to pass to server"})
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "file to upload"})
+
+
+class CommaSeparatedList(fields.List):
+    """A repeated query parameter whose values may also be comma-separated: union of both."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in values):
+            raise ma.ValidationError("Not a valid list of strings.")
+        items = [part.strip() for v in values for part in v.split(",") if part.strip()]
+        if not items:
+            raise ma.ValidationError("At least one value is required.")
+        return super()._deserialize(items, attr, data, **kwargs)
+
+
+class StatusQuerySchema(ma.Schema):
+    status = CommaSeparatedList(
+        fields.String(validate=validate.OneOf(PET_STATUSES)),
+        load_default=lambda: ["available"],
+        metadata={"description": "Status values that need to be considered for filter "
+                  "(repeat the parameter or separate values with commas)"})
+
+
+class TagsQuerySchema(ma.Schema):
+    tags = CommaSeparatedList(
+        fields.String(validate=validate.Length(max=255)), required=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "Tags to filter by (repeat the parameter or separate "
+                  "values with commas)"})
+
+
+class ApiResponseSchema(ma.Schema):
+    code = Int32()
+    type = fields.String()
+    message = fields.String()
+
+
+class OrderSchema(WireSchema):
+    id = Int64()
+    pet_id = Int64(required=True, data_key="petId")
+    quantity = Int32(validate.Range(min=0, max=2**31 - 1), load_default=1)
+    ship_date = fields.AwareDateTime(data_key="shipDate", default_timezone=dt.timezone.utc,
+                                     allow_none=True)
+    status = fields.String(validate=validate.OneOf(ORDER_STATUSES), load_default="placed",
+                           metadata={"description": "Order Status"})
+    complete = fields.Boolean(load_default=False)
+
+
+class UserSchema(WireSchema):
+    id = Int64()
+    username = fields.String(required=True, validate=USERNAME)
+    first_name = Text(data_key="firstName", allow_none=True)
+    last_name = Text(data_key="lastName", allow_none=True)
+    email = fields.Email(validate=validate.Length(max=254), allow_none=True)
+    password = fields.String(load_only=True, required=True,
+                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    phone = Text(64, allow_none=True)
+    user_status = Int32(data_key="userStatus", allow_none=True,
+                        metadata={"description": "User Status"})
+
+
+class UserResponseSchema(UserSchema):
+    """A User as responses show it: without the write-only, request-required ``password``
+    (one schema for both directions would tell clients every response carries it)."""
+
+    class Meta:
+        exclude = ("password",)
+
+
+class UserUpdateSchema(UserSchema):
+    """``PUT /user/{username}``: the password may be left out to keep the current one."""
+
+    password = fields.String(load_only=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+
+
+class LoginQuerySchema(ma.Schema):
+    username = fields.String(required=True, metadata={"description": "The user name for login"})
+    password = fields.String(required=True,
+                             metadata={"description": "The password for login in clear text"})
+
+
+class AuthRequestSchema(ma.Schema):
+    email = fields.String(required=True, validate=validate.Length(max=254),
+                          metadata={"description": "The email of the user"})
+    password = fields.String(required=True, validate=validate.Length(max=1024),
+                             metadata={"description": "The password of the user"})
+
+
+class AuthUserSchema(ma.Schema):
+    """Timekit's signed-in user; dumps a :class:`~timekit_api.domain.accounts.SignIn`."""
+
+    activated = fields.Constant(True, metadata={"type": "boolean"})
+    email = fields.String(attribute="user.email")
+    first_name = fields.String(attribute="user.first_name", allow_none=True)
+    last_name = fields.String(attribute="user.last_name", allow_none=True)
+    name = fields.String(attribute="display_name")
+    img = fields.String(attribute="avatar_url")
+    timezone = fields.String(attribute="user.timezone")
+    last_sync = fields.Constant(None, metadata={"type": "string", "format": "date-time",
+                                                "nullable": True})
+    token = fields.String()
+    token_generated_at = fields.DateTime(attribute="issued_at", allow_none=True)
+    api_token = fields.String()
+
+
+class AuthResponseSchema(ma.Schema):
+    data = fields.Nested(AuthUserSchema)
+
+
+class OAuthTokenRequestSchema(ma.Schema):
+    grant_type = fields.String(required=True, metadata={"description": "`password`"})
+    username = fields.String(required=True)
+    password = fields.String(required=True)
+    scope = fields.String(metadata={"description": "space-separated: read:pets write:pets"})
+    client_id = fields.String()
+    client_secret = fields.String()
+
+
+class OAuthTokenResponseSchema(ma.Schema):
+    access_token = fields.String()
+    token_type = fields.String()
+    expires_in = fields.Integer()
+    scope = fields.String()
+
+
+class InventorySchema(ma.Schema):
+    """A map of pet status to the number of pets in it."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    available = fields.Integer()
+    pending = fields.Integer()
+    sold = fields.Integer()

@@ -1,0 +1,180 @@
+"""Booking tag, part 2: Timekit's booking engine (contract section 5).
+
+Everything a graph decides (which actions exist, what they lead to, who may apply them,
+which states are final or live) is read from its definition in ``domain/booking/graphs.py``;
+reading and writing bookings is ``domain/booking/engine.py``'s. These routes parse, call
+the engine and answer.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import current_app, request
+from flask.views import MethodView
+from flask_smorest import abort
+
+from ...domain.booking import GRAPHS, GraphvizError, GraphvizMissing, engine, render
+from ...domain.booking import schemas as booking_schemas
+from ..auth import current_user_id
+from ..blueprint import Blueprint
+
+# Shared with the pet operations (contract section 1).
+blp = Blueprint("bookings", __name__, url_prefix="/bookings", tag="Booking")
+
+
+def page_url(page: int, limit: int) -> str:
+    """A relative link to another page of the same list."""
+    params = {"limit": limit, "page": page}
+    if request.args.get("search"):
+        params["search"] = request.args["search"]
+    return f"{request.script_root}{request.path}?{urlencode(params)}"
+
+
+# --- bookings -------------------------------------------------------------------------------
+
+@blp.route("")
+class Bookings(MethodView):
+    @blp.login_required()
+    @blp.arguments(booking_schemas.BookingCreateSchema, example={
+        "graph": "confirm_decline", "action": "create", "resource_id": 1,
+        "start": "2026-03-01T10:00:00+01:00", "end": "2026-03-01T11:00:00+01:00",
+        "what": "Walk the dog", "where": "Central Park",
+        "customer": {"name": "Marty McFly", "email": "marty@timekit.io"}})
+    @blp.response(201, booking_schemas.BookingEnvelopeSchema, description="the booking")
+    @blp.fails_with(_400="Invalid booking, unknown graph or unknown pet (`resource_id`)",
+                    _409="The pet is already booked for part of this time",
+                    _415="Body is not JSON")
+    def post(self, data):
+        """Create a booking
+
+        Without `action` the booking waits in state `initialized` until its booker applies
+        the graph's entry action (`PUT /bookings/{id}/{action}`); with the entry action it
+        is applied at once, in the same transaction. Two live (tentative or confirmed)
+        bookings of one pet never overlap: `[start, end)` windows may only touch.
+        """
+        return engine.create_booking(data, booker_id=current_user_id()), 201
+
+    @blp.login_required()
+    @blp.arguments(booking_schemas.BookingListQuerySchema, location="query")
+    @blp.response(200, booking_schemas.BookingPageSchema, description="one page of bookings")
+    @blp.fails_with(_400="Invalid search, limit or page")
+    def get(self, args):
+        """List bookings
+
+        The bookings the caller made and those of the caller's pets, by start time.
+        `search` takes Timekit's syntax: `key:value` pairs separated by `;`
+        (`state:confirmed;graph:instant`); a key given twice matches either value.
+        """
+        limit, page = args["limit"], args["page"]
+        result = engine.list_bookings(current_user_id(), args.get("search", {}), limit, page)
+        if page < result.last_page:
+            result.next_page_url = page_url(page + 1, limit)
+        if page > 1:
+            result.prev_page_url = page_url(min(page - 1, result.last_page), limit)
+        return result
+
+
+@blp.route("/<uuid:booking_id>")
+class BookingById(MethodView):
+    @blp.login_required()
+    @blp.response(200, booking_schemas.BookingEnvelopeSchema, description="the booking")
+    @blp.fails_with(_404="Booking not found (also for a malformed id and for others' "
+                         "bookings)")
+    def get(self, booking_id):
+        """Get a booking, with its transition history"""
+        return engine.get_booking(booking_id, current_user_id())
+
+    @blp.login_required()
+    @blp.response(204, description="deleted")
+    @blp.fails_with(_404="Booking not found", _409="The booking is not in a final state")
+    def delete(self, booking_id):
+        """Delete a booking
+
+        Only a booking in a final state (`completed: true`) can be deleted, by its booker
+        or the pet's owner.
+        """
+        engine.delete_booking(booking_id, current_user_id())
+        return "", 204
+
+
+@blp.route("/<uuid:booking_id>/<action>")
+class BookingAction(MethodView):
+    @blp.login_required()
+    @blp.arguments(booking_schemas.ActionBodySchema, required=False, example={
+        "decline": {"message": "Sorry, the dog is at the vet that day"}})
+    @blp.response(200, booking_schemas.BookingEnvelopeSchema, description="the booking after the action")
+    @blp.fails_with(_400="Invalid body (it must be keyed by the action)",
+                    _403="The caller may not apply this action (e.g. the booker confirming)",
+                    _404="Booking not found",
+                    _409="The current state does not allow this action (`errors` lists "
+                         "the actions it allows), or the pet is already booked",
+                    _415="Body is not JSON")
+    def put(self, body, booking_id, action):
+        """Apply an action to a booking
+
+        The body is optional and keyed by the action: `{"decline": {"message": "..."}}`;
+        the message is recorded with the transition. An action the current state does not
+        allow (including a name no graph knows) is a 409 with Timekit's message
+        `Cannot apply action 'confirm' to current state 'initialized'`.
+        """
+        if body and body["action"] != action:
+            abort(400, message=f"Body must be keyed by the action '{action}'",
+                  errors={body["action"]: [f"Expected key '{action}'."]})
+        return engine.apply_action(booking_id, action, current_user_id(),
+                                   (body or {}).get("message"))
+
+
+# --- graphs ---------------------------------------------------------------------------------
+
+def graph_or_404(name: str):
+    graph = GRAPHS.get(name)
+    if graph is None:
+        abort(404, message=f"No booking graph is called '{name}'")
+    return graph
+
+
+@blp.route("/graphs")
+class Graphs(MethodView):
+    @blp.response(200, booking_schemas.GraphListSchema, description="every booking graph")
+    def get(self):
+        """List the booking graphs
+
+        States, actions, transitions (with who may apply them), entry action, final states.
+        """
+        return {"data": list(GRAPHS.values())}
+
+
+@blp.route("/graphs/<graph>")
+class GraphByName(MethodView):
+    @blp.response(200, booking_schemas.GraphEnvelopeSchema, description="the graph")
+    @blp.fails_with(_404="No such graph")
+    def get(self, graph):
+        """Get a booking graph"""
+        return graph_or_404(graph)
+
+
+@blp.route("/graphs/<graph>/diagram")
+class GraphDiagram(MethodView):
+    @blp.arguments(booking_schemas.DiagramQuerySchema, location="query")
+    @blp.doc(responses={"200": {"description": "the drawing", "content": {
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "image/svg+xml": {"schema": {"type": "string"}},
+        "text/vnd.graphviz": {"schema": {"type": "string"}}}}})
+    @blp.fails_with(_400="Unknown format", _404="No such graph",
+                    _500="Graphviz failed to draw the graph",
+                    _501="Graphviz is not installed (format=dot still works)")
+    def get(self, args, graph):
+        """Draw a booking graph
+
+        PNG by default; `format=svg` or `format=dot` (Graphviz source, which needs no
+        Graphviz on the server).
+        """
+        try:
+            content, mimetype = render(graph_or_404(graph), args["format"])
+        except GraphvizMissing as error:
+            abort(501, message=error.message)
+        except GraphvizError as error:
+            current_app.logger.error("drawing booking graph %s failed: %s", graph, error)
+            abort(500, message="Graphviz failed to draw the graph")
+        return current_app.response_class(content, mimetype=mimetype)

@@ -1,0 +1,66 @@
+"""flask-smorest's ``Api`` and ``Blueprint``, subclassed once so that every blueprint parses
+arguments the same way (``parser.py``), answers errors in the contract's shape
+(``errors.py``), and enforces and documents authentication with one decorator
+(``login_required``)."""
+
+from __future__ import annotations
+
+from flask_smorest import Api as SmorestApi
+from flask_smorest import Blueprint as SmorestBlueprint
+
+from . import auth, errors
+from .parser import Parser
+
+
+class Blueprint(SmorestBlueprint):
+    """A blueprint whose operations are filed under the spec tag ``tag`` (several
+    blueprints may share one: pets and bookings are both "Booking")."""
+
+    ARGUMENTS_PARSER = Parser()
+    PAGINATION_ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, name: str, import_name: str, *, tag: str, **kwargs):
+        super().__init__(name, import_name, description=tag, **kwargs)
+        self.tag = tag
+
+    def route(self, rule, *, parameters=None, tags=None, **options):
+        return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
+
+    # "multipart" (form fields and files in one schema) is documented as a request body.
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+        **SmorestBlueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+        "multipart": "multipart/form-data",
+    }
+
+    def login_required(self, scope: str | None = None):
+        """Require credentials (and ``scope`` for scoped OAuth2 tokens); document both."""
+        def decorator(func):
+            func = auth.multi_auth.login_required(role=scope)(func)
+            func = self.fails_with(_401="Missing, invalid or expired credentials")(func)
+            if scope:
+                func = self.fails_with(_403=f"The token lacks the {scope} scope, or the "
+                                             "object belongs to another user")(func)
+            return self.doc(security=auth.security_requirements(scope))(func)
+
+        return decorator
+
+    def fails_with(self, **descriptions: str):
+        """Document error responses: ``fails_with(_400="Invalid ID supplied")``."""
+
+        def decorator(func):
+            for code, description in descriptions.items():
+                func = self.alt_response(int(code.lstrip("_")), schema=errors.ErrorSchema,
+                                         description=description)(func)
+            return func
+
+        return decorator
+
+
+class Api(SmorestApi):
+    """flask-smorest's Api, answering every HTTP error in the contract's shape."""
+
+    ERROR_SCHEMA = errors.ErrorSchema
+
+    def handle_http_exception(self, error):
+        return errors.http_error_response(error)
+
