@@ -49,7 +49,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
     """Fill an empty database; returns what the load scripts need to know about it."""
     started = time.perf_counter()
     app = create_app({"DATABASE_URL": database_url, "AUTO_CREATE_SCHEMA": True})
-    far = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
+    far = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
     with app.app_context():
         engine = db.engine
         # One hash shared by every generated user: scrypt is slow on purpose.

@@ -28,9 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -84,7 +84,7 @@ def booking(ds: dict, rng: random.Random) -> Request:
 
 # Booking windows: minute slots from 2030 on. Every load-generator run gets its own block of
 # slots, so no two requests of the whole benchmark ask for the same window.
-WINDOW_EPOCH = int(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+WINDOW_EPOCH = int(dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp())
 SLOTS_PER_RUN = 2_000_000
 _next_block = itertools.count()
 
@@ -96,7 +96,7 @@ def window_slots() -> int:
 
 def fill_window(body: str, slot: int) -> str:
     start = WINDOW_EPOCH + slot * 60
-    iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()  # noqa: E731
+    iso = lambda t: dt.datetime.fromtimestamp(t, dt.UTC).isoformat()  # noqa: E731
     return body.replace("@START@", iso(start)).replace("@END@", iso(start + 60))
 
 
@@ -159,7 +159,7 @@ class Server:
                                         stdout=self.log, stderr=subprocess.STDOUT)
         self.name = name
 
-    def wait_ready(self, path: str, timeout: float = 60) -> "Server":
+    def wait_ready(self, path: str, timeout: float = 60) -> Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -420,7 +420,7 @@ def markdown(report: dict) -> str:
                   "|---|---:|---:|---:|---:|---:|",
                   f"| L0 bare WSGI on waitress | {l0['rps']:,.0f} | 1.000 | {l0['p50_ms']} | "
                   f"{l0['p99_ms']} | {l0['failed']} |"]
-        for name, f in result["operations"].items():
+        for f in result["operations"].values():
             if "skipped" in f:
                 lines.append(f"| {f['label']} | skipped: {f['skipped']} | | | | |")
             else:
@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="timekit-bench-") as tmp:
         results = [bench_dataset(pets, args, Path(tmp)) for pets in sizes]
     report = {
-        "finished": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/run.py " + " ".join(argv if argv is not None
                                                           else sys.argv[1:]),
         "machine": machine(),

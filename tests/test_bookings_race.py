@@ -13,20 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import bearer, free_port, start_server, waitress_serve_command
+from helpers import bearer, free_port, http_token, start_server, waitress_serve_command
 
 RACERS = 8
 WINDOW = {"start": "2030-05-01T10:00:00+02:00", "end": "2030-05-01T11:00:00+02:00"}
 
 
 def sign_up(url: str, username: str) -> dict:
-    response = requests.post(f"{url}/user", json={
-        "username": username, "password": "secret-pw", "email": f"{username}@example.com"},
-        timeout=30)
-    assert response.status_code == 200, response.text
-    token = requests.get(f"{url}/user/login", params={
-        "username": username, "password": "secret-pw"}, timeout=30).json()
-    return bearer(token)
+    return bearer(http_token(url, username))
 
 
 def setup_pet(url: str) -> tuple[dict, list[dict], int]:
@@ -129,7 +123,7 @@ def test_two_instances_sharing_one_database(server_database):
                 (lambda h=h, u=u: requests.post(f"{u}/bookings",
                                                 json=body(pet, action="create"),
                                                 headers=h, timeout=60))
-                for h, u in zip(bookers, urls)])
+                for h, u in zip(bookers, urls, strict=True)])
             assert_one_winner(responses, 201)
             assert len(live_bookings(second.url, owner)) == 1
         finally:

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import positive_data_acceptance
 
-from conftest import Api, base_config, bearer, drop_schema
+from helpers import Api, base_config, bearer, drop_schema
 from timekit_api import create_app
 
 pytestmark = pytest.mark.slow

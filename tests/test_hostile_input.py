@@ -9,11 +9,10 @@ import io
 import pytest
 import requests
 
-from conftest import waitress_on_sqlite
+from helpers import PNG, http_session, waitress_on_sqlite
 
 pytestmark = pytest.mark.e2e
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 MB = 1024 * 1024
 
 
@@ -33,13 +32,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def session(server):
-    s = requests.Session()
-    s.post(server.url + "/user", json={"username": "mallory", "password": "pw",
-                                       "email": "mallory@example.com"}, timeout=10)
-    token = s.get(server.url + "/user/login", params={"username": "mallory", "password": "pw"},
-                  timeout=10).json()
-    s.headers["Authorization"] = f"Bearer {token}"
-    return s
+    # The server is shared by the module: from the second test on, mallory already exists.
+    return http_session(server.url, "mallory", exist_ok=True)
 
 
 @pytest.fixture

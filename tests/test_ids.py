@@ -6,7 +6,6 @@ would hand out an id a client already took.
 
 from __future__ import annotations
 
-
 from timekit_api.extensions import db
 from timekit_api.models import User
 

@@ -11,11 +11,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from helpers import base_config, drop_schema
 from timekit_api import create_app
-from timekit_api.extensions import db
 from timekit_api.database import INITIAL_REVISION, alembic_config
-
-from conftest import base_config, drop_schema
+from timekit_api.extensions import db
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from conftest import TEST_DATABASE_URL, base_config, bearer, basic, free_port
+from helpers import TEST_DATABASE_URL, base_config, basic, bearer, free_port
 from timekit_api import create_app
 from timekit_api.extensions import db
 
@@ -90,11 +90,12 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path):
 
 @needs_sqlite
 def test_sqlite_foreign_keys_are_enforced(app):
-    from timekit_api.models import ApiToken
     import datetime as dt
+
+    from timekit_api.models import ApiToken
     with app.app_context():
         db.session.add(ApiToken(digest="d" * 64, user_id=999, kind="api",
-                                expires_at=dt.datetime.now(dt.timezone.utc)))
+                                expires_at=dt.datetime.now(dt.UTC)))
         with pytest.raises(sa.exc.IntegrityError):
             db.session.commit()
         db.session.rollback()

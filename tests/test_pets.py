@@ -4,8 +4,8 @@ import io
 
 import pytest
 
+from helpers import PNG
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40
 
 
