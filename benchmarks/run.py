@@ -22,21 +22,21 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(HERE)]
+# The servers are started by the test suite's helpers (tests/helpers.py says why there).
+sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests")]
 
 import dataset  # noqa: E402
+from helpers import LiveServer, free_port, spawn, waitress_serve_command  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body
@@ -136,41 +136,27 @@ OPERATIONS = [
 
 # --- processes -------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pinned(core: int, command: list[str]) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > core:
         return ["taskset", "-c", str(core), *command]
     return command
 
 
-class Server:
+class Server(LiveServer):
+    """``python -m waitress --threads=4 <app>`` pinned to core 0, its output in ``log``:
+    the test suite's ``LiveServer`` (tests/helpers.py), plus memory figures."""
+
     def __init__(self, name: str, app: str, cwd: Path, env: dict, log: Path):
-        self.port = free_port()
-        self.log_path = log
-        self.log = open(log, "w")
-        command = [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.port}",
-                   "--threads=4", app]
-        self.process = subprocess.Popen(pinned(0, command), cwd=cwd, env={**os.environ, **env},
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self.name = name
+        port = free_port()
+        command = pinned(0, waitress_serve_command(port, threads=4, app=app))
+        process, output = spawn(command, cwd=cwd, env={**os.environ, **env},
+                                output=open(log, "w+", encoding="utf-8", errors="replace"))
+        super().__init__(process, output, port, prefix="", name=name)
 
     def wait_ready(self, path: str, timeout: float = 60) -> Server:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()}")
-            try:
-                status, _ = request_once(self.port, ("GET", path, ""), {})
-                if status < 500:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start")
+        """Wait until ``path`` answers at all."""
+        self.ready_path = path
+        return super().wait_ready(timeout)
 
     def memory(self) -> dict:
         """Resident set now and its high-water mark, in MiB, from /proc/<pid>/status."""
@@ -183,16 +169,6 @@ class Server:
         except OSError:
             pass
         return found
-
-    def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        return self.log_path.read_text()
 
 
 def request_once(port: int, req: Request, headers: dict) -> tuple[int, bytes]:

@@ -237,15 +237,16 @@ class LiveServer:
         return self.printed
 
 
-def launch(command: list[str], port: int, prefix: str = "/v2", *, cwd: Path = ROOT,
-           env: dict | None = None, output=None, **options) -> LiveServer:
-    """Start ``command`` (not waiting for it); its output goes to ``output``, a file opened
-    for reading and writing (an anonymous temporary file by default)."""
+def spawn(command: list[str], *, cwd: Path = ROOT, env: dict | None = None,
+          output=None) -> tuple[subprocess.Popen, object]:
+    """Start ``command`` without waiting for it; its output goes to ``output``, a file
+    opened for reading and writing (an anonymous temporary file by default). Returns the
+    process and that file, as ``LiveServer`` takes them."""
     if output is None:
         output = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
     process = subprocess.Popen(command, cwd=cwd, env=os.environ if env is None else env,
                                stdout=output, stderr=subprocess.STDOUT, text=True)
-    return LiveServer(process, output, port, prefix, **options)
+    return process, output
 
 
 def start_server(command: list[str], database_url: str, port: int, prefix: str = "/v2",
@@ -253,7 +254,8 @@ def start_server(command: list[str], database_url: str, port: int, prefix: str =
     """Start a server of the service on ``database_url`` and wait until it answers."""
     environment = {**os.environ, "TIMEKIT_DATABASE_URL": database_url,
                    "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
-    return launch(command, port, prefix, env=environment).wait_ready()
+    process, output = spawn(command, env=environment)
+    return LiveServer(process, output, port, prefix).wait_ready()
 
 
 def waitress_serve_command(port: int, threads: int = 4, app: str = "wsgi:app") -> list[str]:
