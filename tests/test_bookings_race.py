@@ -71,23 +71,15 @@ def wide_server(server_database):
     server.stop()
 
 
-def test_concurrent_creates_one_wins(live_server):
-    url = live_server.url
+@pytest.mark.parametrize(("server_fixture", "fields"), [
+    ("live_server", {"action": "create"}),  # 4 threads
+    ("wide_server", {"graph": "instant", "action": "confirm"}),  # a thread per racer
+], ids=["four_threads", "a_thread_each"])
+def test_concurrent_creates_one_wins(request, server_fixture, fields):
+    url = request.getfixturevalue(server_fixture).url
     owner, bookers, pet = setup_pet(url)
     responses = race([
-        (lambda h=h: requests.post(f"{url}/bookings", json=body(pet, action="create"),
-                                   headers=h, timeout=60))
-        for h in bookers])
-    assert_one_winner(responses, 201)
-    assert len(live_bookings(url, owner)) == 1
-
-
-def test_concurrent_creates_one_wins_with_a_thread_each(wide_server):
-    url = wide_server.url
-    owner, bookers, pet = setup_pet(url)
-    responses = race([
-        (lambda h=h: requests.post(f"{url}/bookings",
-                                   json=body(pet, graph="instant", action="confirm"),
+        (lambda h=h: requests.post(f"{url}/bookings", json=body(pet, **fields),
                                    headers=h, timeout=60))
         for h in bookers])
     assert_one_winner(responses, 201)
