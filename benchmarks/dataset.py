@@ -15,10 +15,10 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from timekit_api import create_app
-from timekit_api.database.migrate import upgrade_to_head
-from timekit_api.domain.pets import render_document
 from timekit_api.database import db
+from timekit_api.database.migrate import upgrade_to_head
 from timekit_api.database.models import ApiToken, Category, Order, Pet, PetTag, Tag, User
+from timekit_api.domain.pets import render_document
 from timekit_api.domain.schemas import PET_STATUSES
 from timekit_api.domain.tokens import digest
 
@@ -51,7 +51,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
     started = time.perf_counter()
     app = create_app({"DATABASE_URL": database_url, "AUTO_CREATE_SCHEMA": True})
     upgrade_to_head(app)
-    far = dt.datetime(2099, 1, 1, tzinfo=dt.timezone.utc)
+    far = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
     with app.app_context():
         engine = db.engine
         # One hash shared by every generated user: scrypt is slow on purpose.

@@ -22,21 +22,21 @@ import platform
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(HERE)]
+# The servers are started by the test suite's helpers (tests/helpers.py says why there).
+sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests")]
 
 import dataset  # noqa: E402
+from helpers import LiveServer, free_port, spawn, waitress_serve_command  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body
@@ -84,7 +84,7 @@ def booking(ds: dict, rng: random.Random) -> Request:
 
 # Booking windows: minute slots from 2030 on. Every load-generator run gets its own block of
 # slots, so no two requests of the whole benchmark ask for the same window.
-WINDOW_EPOCH = int(dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+WINDOW_EPOCH = int(dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp())
 SLOTS_PER_RUN = 2_000_000
 _next_block = itertools.count()
 
@@ -96,7 +96,7 @@ def window_slots() -> int:
 
 def fill_window(body: str, slot: int) -> str:
     start = WINDOW_EPOCH + slot * 60
-    iso = lambda t: dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat()  # noqa: E731
+    iso = lambda t: dt.datetime.fromtimestamp(t, dt.UTC).isoformat()  # noqa: E731
     return body.replace("@START@", iso(start)).replace("@END@", iso(start + 60))
 
 
@@ -136,41 +136,27 @@ OPERATIONS = [
 
 # --- processes -------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pinned(core: int, command: list[str]) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > core:
         return ["taskset", "-c", str(core), *command]
     return command
 
 
-class Server:
-    def __init__(self, name: str, app: str, cwd: Path, env: dict, log: Path):
-        self.port = free_port()
-        self.log_path = log
-        self.log = open(log, "w")
-        command = [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{self.port}",
-                   "--threads=4", app]
-        self.process = subprocess.Popen(pinned(0, command), cwd=cwd, env={**os.environ, **env},
-                                        stdout=self.log, stderr=subprocess.STDOUT)
-        self.name = name
+class Server(LiveServer):
+    """``python -m waitress --threads=4 <app>`` pinned to core 0, its output in ``log``:
+    the test suite's ``LiveServer`` (tests/helpers.py), plus memory figures."""
 
-    def wait_ready(self, path: str, timeout: float = 60) -> "Server":
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.log_path.read_text()}")
-            try:
-                status, _ = request_once(self.port, ("GET", path, ""), {})
-                if status < 500:
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not start")
+    def __init__(self, name: str, app: str, cwd: Path, env: dict, log: Path):
+        port = free_port()
+        command = pinned(0, waitress_serve_command(port, threads=4, app=app))
+        process, output = spawn(command, cwd=cwd, env={**os.environ, **env},
+                                output=open(log, "w+", encoding="utf-8", errors="replace"))
+        super().__init__(process, output, port, prefix="", name=name)
+
+    def wait_ready(self, path: str, timeout: float = 60) -> Server:
+        """Wait until ``path`` answers at all."""
+        self.ready_path = path
+        return super().wait_ready(timeout)
 
     def memory(self) -> dict:
         """Resident set now and its high-water mark, in MiB, from /proc/<pid>/status."""
@@ -183,16 +169,6 @@ class Server:
         except OSError:
             pass
         return found
-
-    def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-        return self.log_path.read_text()
 
 
 def request_once(port: int, req: Request, headers: dict) -> tuple[int, bytes]:
@@ -420,7 +396,7 @@ def markdown(report: dict) -> str:
                   "|---|---:|---:|---:|---:|---:|",
                   f"| L0 bare WSGI on waitress | {l0['rps']:,.0f} | 1.000 | {l0['p50_ms']} | "
                   f"{l0['p99_ms']} | {l0['failed']} |"]
-        for name, f in result["operations"].items():
+        for f in result["operations"].values():
             if "skipped" in f:
                 lines.append(f"| {f['label']} | skipped: {f['skipped']} | | | | |")
             else:
@@ -461,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="timekit-bench-") as tmp:
         results = [bench_dataset(pets, args, Path(tmp)) for pets in sizes]
     report = {
-        "finished": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/run.py " + " ".join(argv if argv is not None
                                                           else sys.argv[1:]),
         "machine": machine(),

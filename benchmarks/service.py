@@ -8,10 +8,10 @@ what authentication costs per request. Nothing else differs from ``wsgi:app``.
 from flask.views import MethodView
 from flask_smorest import abort
 
-from timekit_api.domain import schemas
 from timekit_api.database import db
-from timekit_api.http.blueprint import Blueprint
 from timekit_api.database.models import Order
+from timekit_api.domain import schemas
+from timekit_api.http.blueprint import Blueprint
 from wsgi import app  # noqa: F401  (also allows the api_key header)
 
 blp = Blueprint("bench", __name__, url_prefix="/bench", tag="Benchmark only")

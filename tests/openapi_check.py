@@ -54,7 +54,7 @@ class DocumentChecker:
             response = self.document["components"]["responses"][
                 response["$ref"].rsplit("/", 1)[1]]
         problems = []
-        for name, header in (response.get("headers") or {}).items():
+        for name in response.get("headers") or {}:
             if status < 300 and headers is not None and name not in headers:
                 problems.append(f"{where}: declared header {name} missing")
         content = response.get("content")

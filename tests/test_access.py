@@ -5,9 +5,7 @@ import io
 
 import pytest
 
-from conftest import basic, bearer
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+from helpers import PNG, basic, bearer
 
 
 def credentials(client, username, form):

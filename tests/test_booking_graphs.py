@@ -7,9 +7,15 @@ import subprocess
 
 import pytest
 
+from helpers import LEGAL_TRANSITIONS
 from timekit_api.domain.booking import drawing
-from timekit_api.domain.booking.drawing import FORMATS, GraphvizError, GraphvizMissing, render, to_dot
-from timekit_api.domain.booking.schemas import GraphSchema
+from timekit_api.domain.booking.drawing import (
+    FORMATS,
+    GraphvizError,
+    GraphvizMissing,
+    render,
+    to_dot,
+)
 from timekit_api.domain.booking.graphs import (
     GRAPHS,
     LIVE_STATES,
@@ -19,27 +25,9 @@ from timekit_api.domain.booking.graphs import (
     Transition,
     get_graph,
 )
+from timekit_api.domain.booking.schemas import GraphSchema
 
 HAVE_DOT = shutil.which("dot") is not None
-
-# (graph, state, action) -> (target, actor), written out independently of the
-# definitions so a typo in graphs.py is caught.
-LEGAL = {
-    ("instant", "initialized", "confirm"): ("confirmed", "booker"),
-    ("instant", "confirmed", "cancel"): ("cancelled", "booker_or_owner"),
-    ("instant", "confirmed", "cancel_by_customer"): ("cancelled_by_customer", "booker_or_owner"),
-    ("instant", "confirmed", "complete"): ("completed", "owner"),
-    ("confirm_decline", "initialized", "create"): ("tentative", "booker"),
-    ("confirm_decline", "tentative", "confirm"): ("confirmed", "owner"),
-    ("confirm_decline", "tentative", "decline"): ("declined", "owner"),
-    ("confirm_decline", "tentative", "cancel"): ("cancelled", "booker_or_owner"),
-    ("confirm_decline", "confirmed", "cancel"): ("cancelled", "booker_or_owner"),
-    ("confirm_decline", "confirmed", "cancel_by_customer"): (
-        "cancelled_by_customer",
-        "booker_or_owner",
-    ),
-    ("confirm_decline", "confirmed", "complete"): ("completed", "owner"),
-}
 
 AVAILABLE = {
     "instant": {
@@ -96,16 +84,16 @@ def test_graphs_registry():
     assert LIVE_STATES == frozenset({"tentative", "confirmed"})
 
 
-@pytest.mark.parametrize(("graph", "state", "action"), sorted(LEGAL))
+@pytest.mark.parametrize(("graph", "state", "action"), sorted(LEGAL_TRANSITIONS))
 def test_legal_transition(graph, state, action):
     t = get_graph(graph).transition(state, action)
     assert (t.action, t.source) == (action, state)
-    assert (t.target, t.actor) == LEGAL[(graph, state, action)]
+    assert (t.target, t.actor) == LEGAL_TRANSITIONS[(graph, state, action)]
 
 
 def test_legal_table_covers_every_definition():
     defined = {(g.name, t.source, t.action) for g in GRAPHS.values() for t in g.transitions}
-    assert defined == set(LEGAL)
+    assert defined == set(LEGAL_TRANSITIONS)
 
 
 @pytest.mark.parametrize(("graph", "state", "action"), ILLEGAL)

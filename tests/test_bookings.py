@@ -12,25 +12,12 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from timekit_api.domain.booking import drawing
+from helpers import LEGAL_TRANSITIONS
 from timekit_api.database import db
+from timekit_api.domain.booking import drawing
 
 START, END = "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"
 
-# (graph, from state, action) -> (to state, who may apply it)
-LEGAL = {
-    ("instant", "initialized", "confirm"): ("confirmed", "booker"),
-    ("instant", "confirmed", "cancel"): ("cancelled", "either"),
-    ("instant", "confirmed", "cancel_by_customer"): ("cancelled_by_customer", "either"),
-    ("instant", "confirmed", "complete"): ("completed", "owner"),
-    ("confirm_decline", "initialized", "create"): ("tentative", "booker"),
-    ("confirm_decline", "tentative", "confirm"): ("confirmed", "owner"),
-    ("confirm_decline", "tentative", "decline"): ("declined", "owner"),
-    ("confirm_decline", "tentative", "cancel"): ("cancelled", "either"),
-    ("confirm_decline", "confirmed", "cancel"): ("cancelled", "either"),
-    ("confirm_decline", "confirmed", "cancel_by_customer"): ("cancelled_by_customer", "either"),
-    ("confirm_decline", "confirmed", "complete"): ("completed", "owner"),
-}
 # How to reach each state from a fresh booking: actions and who applies them.
 PATHS = {
     ("instant", "initialized"): [],
@@ -43,7 +30,7 @@ FINAL = {
     "instant": ["cancelled", "cancelled_by_customer", "completed"],
     "confirm_decline": ["declined", "cancelled", "cancelled_by_customer", "completed"],
 }
-ALL_ACTIONS = sorted({action for (_, _, action) in LEGAL} | {"no_such_action"})
+ALL_ACTIONS = sorted({action for (_, _, action) in LEGAL_TRANSITIONS} | {"no_such_action"})
 
 
 def booking_body(pet_id, graph="confirm_decline", start=START, end=END, **fields):
@@ -91,9 +78,9 @@ class World:
 
 
 def path_to_final(graph, state):
-    for (g, source, action), (target, who) in LEGAL.items():
+    for (g, source, action), (target, who) in LEGAL_TRANSITIONS.items():
         if g == graph and target == state and (g, source) in PATHS:
-            return [*PATHS[(g, source)], (action, "owner" if who == "either" else who)]
+            return [*PATHS[(g, source)], (action, "owner" if who == "booker_or_owner" else who)]
     raise AssertionError(f"no path to {state}")
 
 
@@ -109,7 +96,7 @@ def fresh_render_cache():
     drawing.clear_cache()
 
 
-# --- creating -----------------------------------------------------------------------------
+# --- creating ---------------------------------------------------------------------------------
 
 class TestCreate:
     def test_without_action_waits_in_initialized(self, world):
@@ -205,10 +192,10 @@ class TestCreate:
 
 # --- transitions ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("graph", "state", "action"), sorted(LEGAL))
+@pytest.mark.parametrize(("graph", "state", "action"), sorted(LEGAL_TRANSITIONS))
 def test_legal_transition_by_the_right_actor(world, graph, state, action):
-    target, who = LEGAL[(graph, state, action)]
-    for actor in (["booker", "owner"] if who == "either" else [who]):
+    target, who = LEGAL_TRANSITIONS[(graph, state, action)]
+    for actor in (["booker", "owner"] if who == "booker_or_owner" else [who]):
         booking = world.booking_in(graph, state)
         response = world.act(booking["id"], action, actor,
                              body={action: {"message": f"by {actor}"}})
@@ -226,9 +213,9 @@ def test_legal_transition_by_the_right_actor(world, graph, state, action):
 
 
 @pytest.mark.parametrize(("graph", "state", "action"), sorted(
-    (g, s, a) for (g, s, a), (_, who) in LEGAL.items() if who != "either"))
+    (g, s, a) for (g, s, a), (_, who) in LEGAL_TRANSITIONS.items() if who != "booker_or_owner"))
 def test_legal_transition_by_the_wrong_actor_is_403(world, graph, state, action):
-    _, who = LEGAL[(graph, state, action)]
+    _, who = LEGAL_TRANSITIONS[(graph, state, action)]
     wrong = "owner" if who == "booker" else "booker"
     booking = world.booking_in(graph, state)
     response = world.act(booking["id"], action, wrong)
@@ -241,7 +228,7 @@ def test_legal_transition_by_the_wrong_actor_is_403(world, graph, state, action)
     *PATHS, *((g, s) for g, states in FINAL.items() for s in states)])
 def test_every_illegal_action_is_409_with_timekits_message(world, graph, state):
     booking = world.booking_in(graph, state)
-    allowed = sorted(a for (g, s, a) in LEGAL if (g, s) == (graph, state))
+    allowed = sorted(a for (g, s, a) in LEGAL_TRANSITIONS if (g, s) == (graph, state))
     for action in ALL_ACTIONS:
         if action in allowed:
             continue
@@ -311,7 +298,7 @@ def test_transition_updates_updated_at(world):
     assert after["created_at"] == booking["created_at"]
 
 
-# --- privacy ------------------------------------------------------------------------------------
+# --- privacy ----------------------------------------------------------------------------------
 
 class TestPrivacy:
     def test_stranger_cannot_see_or_touch(self, world, client):
@@ -349,7 +336,7 @@ class TestPrivacy:
         assert response.json["code"] == 401
 
 
-# --- no overlap ---------------------------------------------------------------------------------
+# --- no overlap -------------------------------------------------------------------------------
 
 WINDOWS = {
     "same": ("2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z", False),
@@ -450,7 +437,7 @@ class TestOverlap:
                 assert statements[i][2] is False
 
 
-# --- delete --------------------------------------------------------------------------------------
+# --- delete -----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("graph", "state"), [
     *PATHS, *((g, s) for g, states in FINAL.items() for s in states)])
@@ -486,7 +473,7 @@ def test_deleted_booker_leaves_the_booking_to_the_owner(world, client, api):
     assert data["available_actions"] == ["cancel", "cancel_by_customer", "complete"]
 
 
-# --- list -----------------------------------------------------------------------------------------
+# --- list -------------------------------------------------------------------------------------
 
 def day(n, hour=10):
     return f"2030-02-{n:02d}T{hour:02d}:00:00Z", f"2030-02-{n:02d}T{hour + 1:02d}:00:00Z"
@@ -605,7 +592,7 @@ class TestList:
         assert count_queries(1) == count_queries(6)
 
 
-# --- graphs ----------------------------------------------------------------------------------------
+# --- graphs -----------------------------------------------------------------------------------
 
 class TestGraphs:
     def test_list_is_anonymous_and_data_driven(self, client):
@@ -619,7 +606,7 @@ class TestGraphs:
         for g in graphs:
             assert g["initial_state"] == "initialized"
             edges = {(g["name"], t["from"], t["action"]): t["to"] for t in g["transitions"]}
-            assert edges == {k: v[0] for k, v in LEGAL.items() if k[0] == g["name"]}
+            assert edges == {k: v[0] for k, v in LEGAL_TRANSITIONS.items() if k[0] == g["name"]}
 
     def test_one_graph(self, client):
         response = client.get("/v2/bookings/graphs/confirm_decline")
@@ -680,7 +667,7 @@ class TestGraphs:
         assert dot.status_code == 200
 
 
-# --- documentation -----------------------------------------------------------------------------------
+# --- documentation ----------------------------------------------------------------------------
 
 def test_openapi_files_every_booking_operation_under_booking(client):
     spec = client.get("/v2/openapi.json").json
@@ -693,7 +680,7 @@ def test_openapi_files_every_booking_operation_under_booking(client):
         ("get", "/v2/bookings/{booking_id}"), ("delete", "/v2/bookings/{booking_id}"),
         ("put", "/v2/bookings/{booking_id}/{action}"), ("get", "/v2/bookings/graphs"),
         ("get", "/v2/bookings/graphs/{graph}"), ("get", "/v2/bookings/graphs/{graph}/diagram")}
-    for (method, path), op in operations.items():
+    for (_method, path), op in operations.items():
         assert op["tags"] == ["Booking"], path
         assert op["summary"], path
     signed_in = [key for key in operations if "graphs" not in key[1]]

@@ -13,20 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from conftest import bearer, free_port, start_server, waitress_serve_command
+from helpers import bearer, free_port, http_token, start_server, waitress_serve_command
 
 RACERS = 8
 WINDOW = {"start": "2030-05-01T10:00:00+02:00", "end": "2030-05-01T11:00:00+02:00"}
 
 
 def sign_up(url: str, username: str) -> dict:
-    response = requests.post(f"{url}/user", json={
-        "username": username, "password": "secret-pw", "email": f"{username}@example.com"},
-        timeout=30)
-    assert response.status_code == 200, response.text
-    token = requests.get(f"{url}/user/login", params={
-        "username": username, "password": "secret-pw"}, timeout=30).json()
-    return bearer(token)
+    return bearer(http_token(url, username))
 
 
 def setup_pet(url: str) -> tuple[dict, list[dict], int]:
@@ -77,23 +71,15 @@ def wide_server(server_database):
     server.stop()
 
 
-def test_concurrent_creates_one_wins(live_server):
-    url = live_server.url
+@pytest.mark.parametrize(("server_fixture", "fields"), [
+    ("live_server", {"action": "create"}),  # 4 threads
+    ("wide_server", {"graph": "instant", "action": "confirm"}),  # a thread per racer
+], ids=["four_threads", "a_thread_each"])
+def test_concurrent_creates_one_wins(request, server_fixture, fields):
+    url = request.getfixturevalue(server_fixture).url
     owner, bookers, pet = setup_pet(url)
     responses = race([
-        (lambda h=h: requests.post(f"{url}/bookings", json=body(pet, action="create"),
-                                   headers=h, timeout=60))
-        for h in bookers])
-    assert_one_winner(responses, 201)
-    assert len(live_bookings(url, owner)) == 1
-
-
-def test_concurrent_creates_one_wins_with_a_thread_each(wide_server):
-    url = wide_server.url
-    owner, bookers, pet = setup_pet(url)
-    responses = race([
-        (lambda h=h: requests.post(f"{url}/bookings",
-                                   json=body(pet, graph="instant", action="confirm"),
+        (lambda h=h: requests.post(f"{url}/bookings", json=body(pet, **fields),
                                    headers=h, timeout=60))
         for h in bookers])
     assert_one_winner(responses, 201)
@@ -129,7 +115,7 @@ def test_two_instances_sharing_one_database(server_database):
                 (lambda h=h, u=u: requests.post(f"{u}/bookings",
                                                 json=body(pet, action="create"),
                                                 headers=h, timeout=60))
-                for h, u in zip(bookers, urls)])
+                for h, u in zip(bookers, urls, strict=True)])
             assert_one_winner(responses, 201)
             assert len(live_bookings(second.url, owner)) == 1
         finally:

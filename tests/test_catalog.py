@@ -1,8 +1,7 @@
 """Pet lists and the inventory are reused between writes, and never stale, even when the
 write went through another instance on the same database."""
 
-from conftest import base_config, serving_app
-from timekit_api import create_app
+from helpers import Api, base_config, serving_app
 from timekit_api.domain import catalog
 
 
@@ -58,7 +57,6 @@ def test_a_recreated_database_never_gets_old_answers(tmp_path):
         app = serving_app({**base_config(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db"})
         client = app.test_client()
         if name == "one":
-            from conftest import Api
             helper = Api(client)
             helper.add_pet(helper.user("zed"), status="sold")
         counts.append(client.get("/v2/store/inventory").json["sold"])

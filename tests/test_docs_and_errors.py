@@ -3,10 +3,9 @@
 
 import pytest
 
+from helpers import serving_app
 from timekit_api import create_app
 from timekit_api.database.migrate import upgrade_to_head
-
-from conftest import serving_app
 
 SEED_MODELS = {  # the seed's models: field -> (type, format)
     "Pet": {"id": ("integer", "int64"), "category": (None, None), "name": ("string", None),

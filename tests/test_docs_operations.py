@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import ROOT
+from helpers import ROOT
 from timekit_api.settings import SETTINGS, markdown_table
 
 

@@ -14,10 +14,8 @@ import pytest
 from flask import request
 from openapi_spec_validator import validate
 
-from conftest import basic, bearer
+from helpers import PNG, basic, bearer
 from openapi_check import DocumentChecker
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 
 def test_document_is_valid_openapi(client):

@@ -1,28 +1,14 @@
 """End to end: real waitress processes on 127.0.0.1, real HTTP with requests."""
 
-import base64
-
 import pytest
 import requests
 
-from conftest import cli_serve_command, free_port, start_server
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def sign_in(url, username="neo", password="secret-pw"):
-    created = requests.post(f"{url}/user", json={
-        "username": username, "password": password, "email": f"{username}@example.com"})
-    assert created.status_code == 200, created.text
-    login = requests.get(f"{url}/user/login", params={"username": username, "password": password})
-    assert login.status_code == 200
-    return login.json()
+from helpers import PNG, basic, bearer, cli_serve_command, free_port, http_token, start_server
 
 
 def test_main_flow_of_every_operation(live_server):
     url = live_server.url
-    token = sign_in(url)
-    auth = {"Authorization": f"Bearer {token}"}
+    auth = bearer(http_token(url, "neo"))
 
     pet = requests.post(f"{url}/pet", headers=auth, json={
         "name": "rex", "photoUrls": [], "status": "available",
@@ -30,8 +16,8 @@ def test_main_flow_of_every_operation(live_server):
     assert requests.get(f"{url}/pet/{pet['id']}").json() == pet
     assert requests.put(f"{url}/pet", headers=auth,
                         json={**pet, "status": "pending"}).json()["status"] == "pending"
-    assert [p["id"] for p in requests.get(f"{url}/pet/findByStatus",
-                                          params={"status": ["pending", "sold"]}).json()] == [pet["id"]]
+    pending = requests.get(f"{url}/pet/findByStatus", params={"status": ["pending", "sold"]})
+    assert [p["id"] for p in pending.json()] == [pet["id"]]
     assert [p["id"] for p in requests.get(f"{url}/pet/findByTags",
                                           params={"tags": "good,bad"}).json()] == [pet["id"]]
     assert requests.post(f"{url}/pet/{pet['id']}", headers=auth,
@@ -63,23 +49,22 @@ def test_main_flow_of_every_operation(live_server):
 
 def test_timekit_auth_and_oauth_over_http(live_server):
     url = live_server.url
-    sign_in(url)
+    http_token(url, "neo")
     data = requests.post(f"{url}/auth", json={"email": "neo@example.com",
                                               "password": "secret-pw"}).json()["data"]
-    basic = base64.b64encode(f"neo@example.com:{data['api_token']}".encode()).decode()
     assert requests.get(f"{url}/user/neo",
-                        headers={"Authorization": f"Basic {basic}"}).status_code == 200
+                        headers=basic("neo@example.com", data["api_token"])).status_code == 200
     oauth = requests.post(f"{url}/oauth/token", data={
         "grant_type": "password", "username": "neo", "password": "secret-pw"}).json()
-    assert requests.get(f"{url}/user/neo", headers={
-        "Authorization": f"Bearer {oauth['access_token']}"}).status_code == 200
+    assert requests.get(f"{url}/user/neo",
+                        headers=bearer(oauth["access_token"])).status_code == 200
 
 
 @pytest.mark.parametrize("header", ["api_key", "api-key"])
 def test_api_key_header_through_plain_waitress_serve(live_server, header):
     """``live_server`` is plain ``waitress-serve wsgi:app``."""
     url = live_server.url
-    token = sign_in(url)
+    token = http_token(url, "neo")
     response = requests.post(f"{url}/pet", headers={header: token},
                              json={"name": "k", "photoUrls": []})
     assert response.status_code == 200, response.text
@@ -91,7 +76,7 @@ def test_api_key_header_through_readme_command(server_database):
     port = free_port()
     server = start_server(cli_serve_command(port), server_database, port)
     try:
-        token = sign_in(server.url)
+        token = http_token(server.url, "neo")
         response = requests.get(f"{server.url}/user/neo", headers={"api_key": token})
         assert response.status_code == 200, response.text
     finally:
@@ -100,7 +85,7 @@ def test_api_key_header_through_readme_command(server_database):
 
 def test_other_underscore_headers_are_still_dropped(live_server):
     url = live_server.url
-    token = sign_in(url)
+    token = http_token(url, "neo")
     # A token smuggled in another underscore header must not authenticate.
     response = requests.get(f"{url}/user/neo", headers={"api_key_x": token})
     assert response.status_code == 401

@@ -10,9 +10,17 @@ import sys
 import pytest
 import requests
 
-from conftest import (ROOT, base_config, bearer, drop_schema, free_port, start_server,
-                      tiny_png)
 from embedded_site import create_site
+from helpers import (
+    ROOT,
+    Api,
+    base_config,
+    drop_schema,
+    free_port,
+    http_token,
+    start_server,
+    tiny_png,
+)
 
 
 @pytest.fixture
@@ -28,11 +36,8 @@ def browser(site):
 
 
 def sign_in(browser, username="embedder") -> dict:
-    body = {"username": username, "password": "pw-secret", "email": f"{username}@example.com"}
-    assert browser.post("/api/v2/user", json=body).status_code == 200
-    token = browser.get("/api/v2/user/login",
-                        query_string={"username": username, "password": "pw-secret"}).json
-    return bearer(token)
+    """Through the site's test client: the API is under /api/v2 there."""
+    return Api(browser, prefix="/api/v2").user(username)
 
 
 def test_the_sites_own_routes_hooks_and_errors_keep_working(browser):
@@ -117,6 +122,7 @@ def test_only_api_requests_reach_the_access_log(browser, caplog):
 
 def test_mount_needs_a_prefix(tmp_path):
     from flask import Flask
+
     from timekit_api.embed import mount
 
     with pytest.raises(ValueError):
@@ -134,10 +140,7 @@ def test_embedded_site_through_waitress(server_database):
         assert "Welcome to Corner Pet Shop" in requests.get(site + "/", timeout=10).text
         assert requests.get(site + "/nope", timeout=10).status_code == 404
         assert requests.get(site + "/api/v2/docs/assets/swagger-ui.css", timeout=10).ok
-        body = {"username": "waiter", "password": "pw-secret", "email": "waiter@example.com"}
-        assert requests.post(server.url + "/user", json=body, timeout=10).ok
-        token = requests.get(server.url + "/user/login", timeout=10,
-                             params={"username": "waiter", "password": "pw-secret"}).json()
+        token = http_token(server.url, "waiter")
         # The seed's api_key header survives waitress in the embedded site too.
         api_key = {"api_key": token}
         pet = requests.post(server.url + "/pet", json={"name": "Rex", "photoUrls": []},

@@ -16,24 +16,19 @@ import time
 import pytest
 import requests
 
-from conftest import TEST_DATABASE_URL, free_port, start_server, waitress_serve_command
+from helpers import (
+    TEST_DATABASE_URL,
+    free_port,
+    http_session,
+    start_server,
+    waitress_serve_command,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e,
               pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite crash behaviour")]
 
 CONTENTION_SECONDS = float(os.environ.get("CONTENTION_SECONDS", "30"))
 WRITERS = 8
-
-
-def sign_up(url: str, name: str) -> dict:
-    session = requests.Session()
-    response = session.post(url + "/user", json={"username": name, "password": "pw",
-                                                 "email": f"{name}@example.com"}, timeout=30)
-    assert response.status_code == 200, response.text
-    token = session.get(url + "/user/login", params={"username": name, "password": "pw"},
-                        timeout=30).json()
-    session.headers["Authorization"] = f"Bearer {token}"
-    return session
 
 
 def sqlite_path(url: str) -> str:
@@ -43,7 +38,7 @@ def sqlite_path(url: str) -> str:
 def test_sigkill_under_write_load_loses_no_acknowledged_write(server_database):
     port = free_port()
     server = start_server(waitress_serve_command(port, threads=8), server_database, port)
-    sessions = [sign_up(server.url, f"w{i}") for i in range(4)]
+    sessions = [http_session(server.url, f"w{i}") for i in range(4)]
     acknowledged: list[tuple[int, str]] = []
     stop = threading.Event()
 
@@ -85,7 +80,7 @@ def test_sigkill_under_write_load_loses_no_acknowledged_write(server_database):
                 missing.append((pet_id, name, response.status_code))
         assert missing == []
         # And the restarted server takes writes again.
-        assert sign_up(restarted.url, "after").post(restarted.url + "/pet", timeout=10, json={
+        assert http_session(restarted.url, "after").post(restarted.url + "/pet", timeout=10, json={
             "name": "after", "photoUrls": []}).status_code == 200
     finally:
         restarted.stop()
@@ -98,7 +93,7 @@ def test_eight_concurrent_writers_never_see_a_database_error(server_database):
     server = start_server(waitress_serve_command(port, threads=WRITERS), server_database,
                           port)
     try:
-        sessions = [sign_up(server.url, f"c{i}") for i in range(WRITERS)]
+        sessions = [http_session(server.url, f"c{i}") for i in range(WRITERS)]
         seed = sessions[0].post(server.url + "/pet", timeout=30,
                                 json={"name": "shared", "photoUrls": []}).json()
         failures: list[str] = []

@@ -21,8 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import positive_data_acceptance
 
-from conftest import Api, base_config, bearer, drop_schema, serving_app
-from timekit_api import create_app
+from helpers import Api, base_config, bearer, drop_schema, serving_app
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +71,7 @@ def test_api_conforms_to_its_document(fuzz_app, fuzz_schema, mode):
                     case.method == "DELETE" and case.operation.path.endswith("/{username}")):
                 # Keep the shared token and account alive: use a spare token there.
                 token = Api(fuzz_app.test_client()).login("fuzzer")
-            case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
+            case.call_and_validate(headers=bearer(token),
                                    excluded_checks=[positive_data_acceptance])
 
         try:

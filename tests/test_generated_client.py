@@ -24,13 +24,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import waitress_on_sqlite
+from helpers import PNG, waitress_on_sqlite
 
 pytestmark = pytest.mark.e2e
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 PACKAGE = "timekit_generated_client"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40
 
 # The generator knows JSON, text and application/octet-stream responses only; the image
 # route's image/* responses are valid OpenAPI, so map them instead of changing the document.
@@ -207,7 +206,7 @@ def test_booking_flow(gen, server):
     _, booker = signed_in(gen, server, header="Authorization")
     pet = op(gen, "booking", "post_v2_pet").sync(client=owner, body=m.Pet(name="dog",
                                                                          photo_urls=[]))
-    start = dt.datetime(2030, 3, 1, 10, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2030, 3, 1, 10, tzinfo=dt.UTC)
     created = op(gen, "booking", "post_v2_bookings").sync(client=booker, body=m.BookingCreate(
         graph=m.BookingCreateGraph.CONFIRM_DECLINE, action="create", resource_id=pet.id,
         start=start, end=start + dt.timedelta(hours=1), what="Walk",

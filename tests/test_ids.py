@@ -6,7 +6,6 @@ would hand out an id a client already took.
 
 from __future__ import annotations
 
-
 from timekit_api.database import db
 from timekit_api.database.models import User
 

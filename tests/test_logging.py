@@ -2,7 +2,7 @@
 
 import logging
 
-from conftest import basic
+from helpers import basic
 
 
 def test_one_line_per_request_with_request_id(client, caplog):

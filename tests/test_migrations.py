@@ -11,11 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from timekit_api import create_app
+from helpers import base_config, drop_schema, serving_app
 from timekit_api.database import db
 from timekit_api.database.migrate import INITIAL_REVISION, alembic_config
-
-from conftest import base_config, drop_schema, serving_app
 
 
 @pytest.fixture

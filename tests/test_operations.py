@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-
 import os
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import TEST_DATABASE_URL, base_config, bearer, basic, free_port, serving_app
-from timekit_api import create_app
+from helpers import TEST_DATABASE_URL, base_config, basic, bearer, free_port, serving_app
 from timekit_api.database import db
 
 needs_sqlite = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="SQLite settings")
@@ -92,11 +90,12 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path):
 
 @needs_sqlite
 def test_sqlite_foreign_keys_are_enforced(app):
-    from timekit_api.database.models import ApiToken
     import datetime as dt
+
+    from timekit_api.database.models import ApiToken
     with app.app_context():
         db.session.add(ApiToken(digest="d" * 64, user_id=999, kind="api",
-                                expires_at=dt.datetime.now(dt.timezone.utc)))
+                                expires_at=dt.datetime.now(dt.UTC)))
         with pytest.raises(sa.exc.IntegrityError):
             db.session.commit()
         db.session.rollback()

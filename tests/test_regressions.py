@@ -84,8 +84,8 @@ def test_category_created_concurrently_by_another_request_is_reused(app, client,
     the lookup and the insert (unique name). Replays that interleaving deterministically."""
     import sqlalchemy as sa
 
-    from timekit_api.domain import pets
     from timekit_api.database import db
+    from timekit_api.domain import pets
 
     real = pets._insert_if_absent
     raced = []

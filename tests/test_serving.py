@@ -5,28 +5,26 @@ from __future__ import annotations
 import pytest
 import requests
 
-from conftest import (TEST_DATABASE_URL, cli_serve_command, free_port, start_server,
-                      tiny_png, waitress_serve_command)
+from helpers import (
+    TEST_DATABASE_URL,
+    cli_serve_command,
+    free_port,
+    http_token,
+    start_server,
+    tiny_png,
+    waitress_serve_command,
+)
 
 needs_postgresql = pytest.mark.skipif(
     not (TEST_DATABASE_URL or "").startswith("postgresql"),
     reason="set TIMEKIT_TEST_DATABASE_URL to a PostgreSQL database")
 
 
-def sign_up_and_in(url: str, username: str) -> str:
-    body = {"username": username, "password": "pw-secret", "email": f"{username}@example.com"}
-    assert requests.post(url + "/user", json=body, timeout=10).status_code == 200
-    response = requests.get(url + "/user/login", timeout=10,
-                            params={"username": username, "password": "pw-secret"})
-    assert response.status_code == 200
-    return response.json()
-
-
 def test_waitress_serves_wsgi_app_with_the_api_key_header(live_server):
     url = live_server.url
     assert requests.get(url + "/health", timeout=10).json() == {"status": "ok",
                                                                 "database": "ok"}
-    token = sign_up_and_in(url, "waitress")
+    token = http_token(url, "waitress")
     pet = requests.post(url + "/pet", json={"name": "Rex", "photoUrls": []},
                         headers={"api_key": token}, timeout=10)
     assert pet.status_code == 200, pet.text
@@ -48,7 +46,7 @@ def test_timekit_api_serve_command(server_database):
     port = free_port()
     server = start_server(cli_serve_command(port, threads=2), server_database, port)
     try:
-        token = sign_up_and_in(server.url, "cli-served")
+        token = http_token(server.url, "cli-served")
         assert requests.get(server.url + "/user/cli-served", headers={"api_key": token},
                             timeout=10).status_code == 200
     finally:
@@ -81,7 +79,7 @@ def test_two_instances_share_tokens_and_images(server_database):
     try:
         second = start_server(waitress_serve_command(second_port), server_database, second_port)
         try:
-            token = sign_up_and_in(first.url, "roamer")
+            token = http_token(first.url, "roamer")
             # A token issued by one instance is accepted by the other.
             assert requests.get(second.url + "/user/roamer", headers={"api_key": token},
                                 timeout=10).status_code == 200

@@ -16,7 +16,8 @@ import shutil
 from urllib.parse import urlsplit
 
 import pytest
-import requests
+
+from helpers import http_token
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("TIMEKIT_REQUIRE_CHROMIUM"):  # set by .ci/run
@@ -46,10 +47,7 @@ def browser_page(tmp_path):
 
 
 def test_swagger_ui_renders_offline_signs_in_and_tries_an_operation(live_server, browser_page):
-    requests.post(live_server.url + "/user", json={
-        "username": "doc", "password": "DeLorean", "email": "doc@example.com"}, timeout=10)
-    token = requests.get(live_server.url + "/user/login", params={
-        "username": "doc", "password": "DeLorean"}, timeout=10).json()
+    token = http_token(live_server.url, "doc", "DeLorean")
 
     page = browser_page
     own_host = urlsplit(live_server.url).netloc

@@ -6,8 +6,7 @@ import hashlib
 import pytest
 import sqlalchemy as sa
 
-from conftest import base_config, bearer, serving_app
-from timekit_api import create_app
+from helpers import base_config, bearer, serving_app
 from timekit_api.database import db
 from timekit_api.database.models import ApiToken, User
 
@@ -93,7 +92,7 @@ class TestLogin:
         assert isinstance(response.json, str) and len(response.json) >= 32
         assert int(response.headers["X-Rate-Limit"]) > 0
         expires = dt.datetime.fromisoformat(response.headers["X-Expires-After"])
-        assert expires.tzinfo is not None and expires > dt.datetime.now(dt.timezone.utc)
+        assert expires.tzinfo is not None and expires > dt.datetime.now(dt.UTC)
 
     def test_token_is_stored_only_as_digest(self, app, api):
         api.signup("neo")
@@ -151,7 +150,7 @@ class TestTokens:
         token = api.login("neo")
         with app.app_context():
             db.session.execute(sa.update(ApiToken).values(
-                expires_at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)))
+                expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
             db.session.commit()
         assert client.get("/v2/user/neo", headers=bearer(token)).status_code == 401
 
@@ -160,7 +159,7 @@ class TestTokens:
         api.signup("neo")
         response = client.get("/v2/user/login?username=neo&password=secret-pw")
         expires = dt.datetime.fromisoformat(response.headers["X-Expires-After"])
-        left = expires - dt.datetime.now(dt.timezone.utc)
+        left = expires - dt.datetime.now(dt.UTC)
         assert dt.timedelta(seconds=50) < left <= dt.timedelta(seconds=60)
 
     def test_second_instance_on_same_database_accepts_token(self, app, api, tmp_path):

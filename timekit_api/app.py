@@ -4,7 +4,8 @@ database connection, no migrations: the processes that serve run those, see
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from flask_cors import CORS
@@ -20,8 +21,10 @@ from .http.converters import IdConverter, id_parameter_schema
 cors = CORS()
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the service: defaults, then ``instance/config.py``, then ``TIMEKIT_*`` variables.
+def create_app(test_config: Mapping[str, Any] | None = None, *,
+               overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the service: defaults, then ``instance/config.py``, then ``TIMEKIT_*`` variables,
+    then ``overrides`` (what an embedding site passes, see ``embed.py``).
 
     With ``test_config`` the service is built from the defaults and that mapping alone, so
     neither an instance file nor the environment can change what a test sees.
@@ -32,6 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
         app.config.from_mapping(settings.from_environment())
+        app.config.from_mapping(overrides or {})
     else:
         app.config.from_mapping(test_config)
     settings.derive(app.config, app.instance_path)

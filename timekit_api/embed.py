@@ -10,15 +10,16 @@ The API is a separate Flask app (``create_app``) behind Werkzeug's ``DispatcherM
 requests under ``/api`` go to it with ``SCRIPT_NAME=/api``, every other request goes to the
 site as before. So the API's routes, its docs (``/api/v2/docs``, their assets, the OpenAPI
 document and its ``servers``) and the image URLs it writes carry the prefix, and neither app
-sees the other's configuration, error handlers, extensions or request hooks. ``config`` is
-the API's whole configuration over the defaults (``create_app(config)``). ``mount`` runs the
-migrations when ``AUTO_CREATE_SCHEMA`` is on (SQLite's default), as a serving process does;
-otherwise run ``timekit-api db upgrade``.
+sees the other's configuration, error handlers, extensions or request hooks. The API still
+reads ``instance/config.py`` and ``TIMEKIT_*`` variables; ``config`` is applied last. ``mount``
+runs the migrations when ``AUTO_CREATE_SCHEMA`` is on (SQLite's default), as a serving
+process does; otherwise run ``timekit-api db upgrade``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -34,7 +35,7 @@ def mount(host_app: Flask, prefix: str = "/api",
     prefix = "/" + prefix.strip("/")
     if prefix == "/":
         raise ValueError("mount the API under a prefix such as '/api'")
-    api_app = create_app({**(config or {}), "APPLICATION_ROOT": prefix})
+    api_app = create_app(overrides={**(config or {}), "APPLICATION_ROOT": prefix})
     if api_app.config["AUTO_CREATE_SCHEMA"]:
         upgrade_to_head(api_app)  # the site starts serving here
     host_app.wsgi_app = DispatcherMiddleware(host_app.wsgi_app, {prefix: api_app})

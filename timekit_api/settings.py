@@ -8,11 +8,13 @@ settings table is written from it. An environment variable ``TIMEKIT_<NAME>`` ov
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 # name: (default, description)
 SETTINGS: dict[str, tuple[Any, str]] = {
-    "DATABASE_URL": ("", "SQLAlchemy URL; empty means SQLite file `timekit.sqlite3` in the instance folder"),
+    "DATABASE_URL": ("", "SQLAlchemy URL; empty means SQLite file `timekit.sqlite3` in the "
+                         "instance folder"),
     "AUTO_CREATE_SCHEMA": (None, "run the migrations on start (`timekit-api db upgrade`); "
                                  "empty means on for SQLite, off for other databases"),
     "API_PREFIX": ("/v2", "path prefix of every API route, the docs and the OpenAPI document"),
@@ -25,7 +27,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "LOGIN_FAILURES_BEFORE_DELAY": (3, "failed logins for one account before answers are slowed"),
     "LOGIN_FAILURES_BEFORE_LOCK": (10, "failed logins for one account before 429 is answered"),
     "LOGIN_LOCK_SECONDS": (300, "how long an account stays locked after too many failures"),
-    "LOGIN_FAILURE_DELAY_SECONDS": (0.5, "extra delay per failed login once the delay threshold is passed"),
+    "LOGIN_FAILURE_DELAY_SECONDS": (0.5, "extra delay per failed login once the delay "
+                                         "threshold is passed"),
     "PASSWORD_HASH_METHOD": ("scrypt", "Werkzeug password-hash method for stored passwords"),
     "SQLITE_BUSY_TIMEOUT_MS": (10000, "how long SQLite waits for a write lock before giving up"),
     "ACCESS_LOG": (True, "emit one access-log line per request on logger `timekit_api.access`"),

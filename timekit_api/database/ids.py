@@ -23,7 +23,6 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-
 # Tables whose integer primary key clients may choose (the others never get explicit ids).
 CLIENT_CHOSEN_ID_TABLES = ("users", "categories", "tags", "pets", "orders")
 MAX_ATTEMPTS = 10_000

@@ -18,8 +18,10 @@ from alembic import command
 from flask import Flask
 from flask_migrate import Migrate
 
-from . import db
-from . import models  # noqa: F401  (the tables the migrations and the adoption compare with)
+from . import (
+    db,
+    models,  # noqa: F401  (the tables the migrations and the adoption compare with)
+)
 
 INITIAL_REVISION = "0001"
 MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent / "migrations")

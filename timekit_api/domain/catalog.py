@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import threading
 import uuid
-from typing import Callable
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event

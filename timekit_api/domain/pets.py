@@ -19,8 +19,15 @@ from ..database import db
 from ..database.ids import free_id
 from ..database.models import Category, Pet, PetImage, PetTag, Tag
 from . import access, catalog
-from .errors import (Conflict, ImageNotFound, ImageTooLarge, Invalid, InvalidPet, PetExists,
-                     PetNotFound)
+from .errors import (
+    Conflict,
+    ImageNotFound,
+    ImageTooLarge,
+    Invalid,
+    InvalidPet,
+    PetExists,
+    PetNotFound,
+)
 from .images import sniff_image_type
 from .schemas import PET_STATUSES, PetSchema
 

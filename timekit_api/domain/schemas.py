@@ -119,7 +119,7 @@ class OrderSchema(WireSchema):
     id = Int64()
     pet_id = Int64(required=True, data_key="petId")
     quantity = Int32(validate.Range(min=0, max=2**31 - 1), load_default=1)
-    ship_date = fields.AwareDateTime(data_key="shipDate", default_timezone=dt.timezone.utc,
+    ship_date = fields.AwareDateTime(data_key="shipDate", default_timezone=dt.UTC,
                                      allow_none=True)
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES), load_default="placed",
                            metadata={"description": "Order Status"})
@@ -150,7 +150,8 @@ class UserResponseSchema(UserSchema):
 class UserUpdateSchema(UserSchema):
     """``PUT /user/{username}``: the password may be left out to keep the current one."""
 
-    password = fields.String(load_only=True, validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    password = fields.String(load_only=True,
+                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
 
 
 class LoginQuerySchema(ma.Schema):

@@ -35,7 +35,7 @@ class Timestamp(fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return moment.astimezone(dt.timezone.utc)
+            return moment.astimezone(dt.UTC)
         except OverflowError:
             raise ma.ValidationError("Out of range.") from None
 

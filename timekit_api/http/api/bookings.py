@@ -103,7 +103,8 @@ class BookingAction(MethodView):
     @blp.login_required()
     @blp.arguments(booking_schemas.ActionBodySchema, required=False, example={
         "decline": {"message": "Sorry, the dog is at the vet that day"}})
-    @blp.response(200, booking_schemas.BookingEnvelopeSchema, description="the booking after the action")
+    @blp.response(200, booking_schemas.BookingEnvelopeSchema,
+                  description="the booking after the action")
     @blp.fails_with(_400="Invalid body (it must be keyed by the action)",
                     _403="The caller may not apply this action (e.g. the booker confirming)",
                     _404="Booking not found",

@@ -1,0 +1,294 @@
+"""Shared test helpers: configuration, signing up and in, credentials, a PNG, real servers.
+
+Test modules import from here (``from helpers import ...``): ``tests/`` is on ``sys.path``
+through ``pythonpath = tests`` in setup.cfg's ``[tool:pytest]``. ``conftest.py`` keeps only
+fixtures and hooks, built from these helpers.
+
+The benchmarks (``benchmarks/run.py``) start their waitress servers with ``LiveServer``
+from here too, by putting ``tests/`` on ``sys.path``. That direction is the cleaner one:
+this module is test infrastructure used by two dozen test modules, and the benchmark
+scripts already extend ``sys.path`` by hand; the reverse would make the test suite depend
+on a directory of scripts with names such as ``run`` and ``profile``. Nothing here imports
+pytest, so the benchmarks need no more than the ``test`` extras they are documented with.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+from timekit_api import create_app
+from timekit_api.database import db
+from timekit_api.database.migrate import upgrade_to_head
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST_HASH = "pbkdf2:sha256:1000"  # real hashing, cheap enough for hundreds of users
+TEST_DATABASE_URL = os.environ.get("TIMEKIT_TEST_DATABASE_URL")
+PASSWORD = "secret-pw"
+
+
+# --- configuration -----------------------------------------------------------------------------
+
+def base_config(tmp_path) -> dict:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'test.sqlite3'}",
+        "AUTO_CREATE_SCHEMA": True,
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+        "LOGIN_FAILURE_DELAY_SECONDS": 0.0,
+    }
+
+
+def serving_app(config):
+    """An app as a serving process builds it: ``create_app``, then the migrations (which
+    ``create_app`` never runs by itself)."""
+    app = create_app(config)
+    if app.config["AUTO_CREATE_SCHEMA"]:
+        upgrade_to_head(app)
+    return app
+
+
+def drop_schema(app) -> None:
+    """Leave a shared (PostgreSQL) test database as we found it: no tables, no migration stamp."""
+    with app.app_context():
+        db.session.remove()
+        if TEST_DATABASE_URL:
+            db.drop_all()
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        db.engine.dispose()
+
+
+# --- credentials -------------------------------------------------------------------------------
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def basic(login: str, token: str) -> dict:
+    raw = base64.b64encode(f"{login}:{token}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+# --- signing up and in through Flask's test client ---------------------------------------------
+
+class Api:
+    """Small helpers over the test client for signing up and signing in (the API under
+    ``prefix``, ``/v2`` unless it is embedded elsewhere)."""
+
+    def __init__(self, client, prefix: str = "/v2"):
+        self.client, self.prefix = client, prefix
+
+    def signup(self, username: str, password: str = PASSWORD, **extra) -> dict:
+        body = {"username": username, "password": password,
+                "email": f"{username}@example.com", **extra}
+        response = self.client.post(f"{self.prefix}/user", json=body)
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def login(self, username: str, password: str = PASSWORD) -> str:
+        response = self.client.get(f"{self.prefix}/user/login",
+                                   query_string={"username": username, "password": password})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def user(self, username: str) -> dict:
+        """Sign up and sign in; returns headers carrying the token."""
+        self.signup(username)
+        return bearer(self.login(username))
+
+    def add_pet(self, headers, **fields) -> dict:
+        body = {"name": "doggie", "photoUrls": ["u"], "status": "available", **fields}
+        response = self.client.post(f"{self.prefix}/pet", json=body, headers=headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+# --- signing up and in over HTTP (requests against a live server) ------------------------------
+
+def http_sign_up(url: str, username: str, password: str = PASSWORD, *, session=requests,
+                 timeout: float = 30, exist_ok: bool = False) -> None:
+    """``POST {url}/user``; ``url`` ends with the API prefix, e.g. ``LiveServer.url``.
+    With ``exist_ok``, a user of that name already there (409) is fine too."""
+    response = session.post(f"{url}/user", json={
+        "username": username, "password": password, "email": f"{username}@example.com"},
+        timeout=timeout)
+    assert response.status_code == 200 or (exist_ok and response.status_code == 409), \
+        response.text
+
+
+def http_sign_in(url: str, username: str, password: str = PASSWORD, *, session=requests,
+                 timeout: float = 30) -> str:
+    """``GET {url}/user/login``; returns the token."""
+    response = session.get(f"{url}/user/login",
+                           params={"username": username, "password": password}, timeout=timeout)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def http_token(url: str, username: str, password: str = PASSWORD, *, session=requests,
+               timeout: float = 30, exist_ok: bool = False) -> str:
+    """Sign up a new user and sign in; returns the token."""
+    http_sign_up(url, username, password, session=session, timeout=timeout, exist_ok=exist_ok)
+    return http_sign_in(url, username, password, session=session, timeout=timeout)
+
+
+def http_session(url: str, username: str, password: str = PASSWORD, *,
+                 exist_ok: bool = False) -> requests.Session:
+    """A ``requests.Session`` of a new user, sending its token as Bearer."""
+    session = requests.Session()
+    session.headers.update(bearer(http_token(url, username, password, session=session,
+                                             exist_ok=exist_ok)))
+    return session
+
+
+# --- images ------------------------------------------------------------------------------------
+
+def tiny_png(padding: int = 0) -> bytes:
+    """A valid 1x1 PNG, optionally grown by a text chunk of ``padding`` bytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 6, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00\xff")
+    text = chunk(b"tEXt", b"Comment\x00" + b"x" * padding) if padding else b""
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + text + chunk(b"IDAT", pixels)
+            + chunk(b"IEND", b""))
+
+
+PNG = tiny_png()  # the image every upload test sends (70 bytes)
+
+
+# --- booking graphs ----------------------------------------------------------------------------
+
+# (graph, from state, action) -> (to state, who may apply it: "booker", "owner" or
+# "booker_or_owner"), written out independently of booking/graphs.py so that a typo or a
+# change there shows up as a failure.
+LEGAL_TRANSITIONS = {
+    ("instant", "initialized", "confirm"): ("confirmed", "booker"),
+    ("instant", "confirmed", "cancel"): ("cancelled", "booker_or_owner"),
+    ("instant", "confirmed", "cancel_by_customer"): ("cancelled_by_customer", "booker_or_owner"),
+    ("instant", "confirmed", "complete"): ("completed", "owner"),
+    ("confirm_decline", "initialized", "create"): ("tentative", "booker"),
+    ("confirm_decline", "tentative", "confirm"): ("confirmed", "owner"),
+    ("confirm_decline", "tentative", "decline"): ("declined", "owner"),
+    ("confirm_decline", "tentative", "cancel"): ("cancelled", "booker_or_owner"),
+    ("confirm_decline", "confirmed", "cancel"): ("cancelled", "booker_or_owner"),
+    ("confirm_decline", "confirmed", "cancel_by_customer"): (
+        "cancelled_by_customer", "booker_or_owner"),
+    ("confirm_decline", "confirmed", "complete"): ("completed", "owner"),
+}
+
+
+# --- real servers ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """A server process whose output goes to a file: a pipe nobody reads would fill up
+    with access-log lines and stall the server mid-test.
+
+    ``url`` is the API root (``http://127.0.0.1:<port><prefix>``); ``wait_ready`` polls
+    ``ready_path`` below it until the server answers anything at all.
+    """
+
+    def __init__(self, process: subprocess.Popen, output, port: int, prefix: str = "/v2",
+                 ready_path: str = "/store/inventory", name: str = "server"):
+        self.process, self.output, self.port = process, output, port
+        self.url = f"http://127.0.0.1:{port}{prefix}"
+        self.ready_path, self.name = ready_path, name
+
+    def read_output(self) -> str:
+        self.output.flush()
+        self.output.seek(0)
+        return self.output.read()
+
+    def wait_ready(self, timeout: float = 30.0) -> LiveServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.read_output()}")
+            try:
+                requests.get(self.url + self.ready_path, timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not start")
+
+    def stop(self) -> str:
+        """Stop the server (again is fine); returns everything it printed."""
+        if self.output.closed:
+            return self.printed
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.printed = self.read_output()
+        self.output.close()
+        return self.printed
+
+
+def spawn(command: list[str], *, cwd: Path = ROOT, env: dict | None = None,
+          output=None) -> tuple[subprocess.Popen, object]:
+    """Start ``command`` without waiting for it; its output goes to ``output``, a file
+    opened for reading and writing (an anonymous temporary file by default). Returns the
+    process and that file, as ``LiveServer`` takes them."""
+    if output is None:
+        output = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+    process = subprocess.Popen(command, cwd=cwd, env=os.environ if env is None else env,
+                               stdout=output, stderr=subprocess.STDOUT, text=True)
+    return process, output
+
+
+def start_server(command: list[str], database_url: str, port: int, prefix: str = "/v2",
+                 **env) -> LiveServer:
+    """Start a server of the service on ``database_url`` and wait until it answers."""
+    environment = {**os.environ, "TIMEKIT_DATABASE_URL": database_url,
+                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
+    process, output = spawn(command, env=environment)
+    return LiveServer(process, output, port, prefix).wait_ready()
+
+
+def waitress_serve_command(port: int, threads: int = 4, app: str = "wsgi:app") -> list[str]:
+    """Plain ``waitress-serve wsgi:app``, as Flask's deployment docs run it."""
+    return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}",
+            f"--threads={threads}", app]
+
+
+def cli_serve_command(port: int, threads: int = 4) -> list[str]:
+    """The README's ``timekit-api serve``."""
+    return [sys.executable, "-c", "from timekit_api.cli import main; main()", "serve",
+            "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)]
+
+
+@contextlib.contextmanager
+def waitress_on_sqlite(folder: Path):
+    """A plain ``waitress-serve wsgi:app`` on its own SQLite file in ``folder``, e.g. for
+    a module-scoped fixture (starting one per test costs a second each)."""
+    port = free_port()
+    live = start_server(waitress_serve_command(port), f"sqlite:///{folder / 'live.sqlite3'}",
+                        port)
+    try:
+        yield live
+    finally:
+        live.stop()
