@@ -131,7 +131,7 @@ def parse_rfc3339(value: object) -> datetime:
     try:
         return datetime.fromisoformat(value.upper()).astimezone(UTC)
     except ValueError as exc:  # e.g. month 13: the shape was right, the values not
-        raise InvalidTime(f"{value!r} is not a valid date-time: {exc}") from None
+        raise InvalidTime(f"{value!r} is not a valid RFC 3339 date-time: {exc}") from None
 
 
 def parse_relative_or_absolute(value: object, now: datetime) -> datetime:
