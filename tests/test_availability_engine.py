@@ -667,3 +667,10 @@ def test_free_slots_agree_with_the_minute_grid_oracle(req, rng):
             len(slot.resource_ids) == 1 and slot.resource_ids[0] in ids
             for slot, (_, _, ids) in zip(chosen, expected, strict=True)
         )
+
+
+def test_durations_print_in_timekit_form():
+    for text in ["0 minutes", "90 minutes", "1 hour", "3 days", "2 weeks", "1 month", "6 months"]:
+        assert str(parse_duration(text)) == text
+    assert str(parse_duration("24 hours")) == "1 day"
+    assert str(parse_duration("1 minutes")) == "1 minute"

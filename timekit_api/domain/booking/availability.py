@@ -14,6 +14,25 @@ How it works, and why:
   local wall time is inside a rule, so wall times skipped by a spring-forward are simply never
   open, both occurrences of a repeated autumn hour are, and an autumn day has 25 open hours.
 * Each resource's free intervals are computed once; every candidate slot is then a bisect.
+
+Decisions where the contract is silent (each has a test):
+
+* Hours are rounded to whole minutes (9.5 is 09:30, 9.25 is 09:15). ``end < start`` wraps past
+  midnight (``22 -> 6`` is 22:00 to 06:00 the next day, for ``*_day_and_time`` starting on the
+  named day); ``end == start`` is refused as ambiguous (empty or the whole day?); ``end`` may be
+  24 (midnight at the end of the day).
+* The request's constraints narrow each resource's own: both sets are evaluated separately
+  (each with Timekit's allow/block rule) and intersected, so a request can never open time the
+  owner closed.
+* A slot lies entirely inside ``[from, to)``; none starts before ``now + min_booking_notice``
+  (so never in the past); none ends after ``now + max_booking_horizon``.
+* Slot starts follow the output timezone's wall clock: the local hour containing ``from``, plus
+  k x increment in wall-clock time. A grid time skipped by spring-forward gives no slot; a grid
+  time repeated in autumn gives two (one per UTC instant). So 09:00 slots stay at 09:00 after a
+  daylight-saving change, also in half-hour-shift zones (Australia/Lord_Howe).
+* Days and weeks in settings are elapsed time; months are calendar months (``durations``).
+* ``findtime`` is ``mutual`` from now until ``now + future``; without ``all_solutions`` the
+  slots follow each other (increment = length), with it they start every 15 minutes.
 """
 
 from __future__ import annotations
@@ -372,13 +391,15 @@ def _evaluate(
 
 
 def allowed_intervals(
-    constraints: Sequence[Constraint], zone: ZoneInfo, start: datetime, end: datetime
+    constraints: Sequence[Any], zone: str | ZoneInfo, start: datetime, end: datetime
 ) -> list[Interval]:
-    """Open time in ``[start, end)`` under Timekit's rule.
+    """Open time in ``[start, end)`` (aware UTC) under Timekit's rule, in UTC.
 
     With any ``allow_*``, only their union is open; every ``block_*`` then closes time; no
-    constraints at all: always open.
+    constraints at all: always open. ``constraints`` may be raw or parsed.
     """
+    constraints = parse_constraints(constraints)
+    zone = _zone(zone, "timezone")
     if start >= end:
         return []
     allows = [c for c in constraints if c.allow]
@@ -557,8 +578,6 @@ def free_slots(
     buffer_ = _fixed(buffer, "buffer", positive=False)
     zone = _zone(output_timezone, "output_timezone")
     request = parse_constraints(request_constraints, "constraints")
-    if end <= start:
-        return []
 
     checks = []  # per resource: (id, starts, ends, per-slot max length or None)
     for index, resource in enumerate(resources):

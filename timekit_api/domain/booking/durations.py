@@ -82,11 +82,23 @@ class Duration:
         return (moment.astimezone(UTC) + self.fixed).astimezone(zone)
 
     def __str__(self) -> str:
-        if self.months:
-            extra = f" + {self.fixed}" if self.fixed else ""
-            return f"{self.months} months{extra}"
-        minutes = int(self.fixed.total_seconds() // 60)
-        return f"{minutes} minutes"
+        """Timekit's form, in the largest unit that is exact ("90 minutes", "2 weeks")."""
+        months = _plural(self.months, "month")
+        if self.months and not self.fixed:
+            return months
+        minutes, rest = divmod(self.fixed, timedelta(minutes=1))
+        text = _plural(minutes, "minute")
+        for unit, size in (("week", 7 * 24 * 60), ("day", 24 * 60), ("hour", 60)):
+            if minutes and minutes % size == 0:
+                text = _plural(minutes // size, unit)
+                break
+        if rest:
+            text = f"{self.fixed.total_seconds() / 60:g} minutes"
+        return f"{months} + {text}" if self.months else text
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
 
 
 def parse_duration(value: object) -> Duration:
