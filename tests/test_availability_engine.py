@@ -652,7 +652,12 @@ def oracle(request):
     return expected
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,  # no example files in the work tree; a failure prints its example
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(a_request(), st.randoms(use_true_random=False))
 def test_free_slots_agree_with_the_minute_grid_oracle(req, rng):
     expected = oracle(req)
