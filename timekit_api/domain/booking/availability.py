@@ -536,7 +536,10 @@ def _candidate_starts(
     return starts
 
 
-def _is_free(starts: list[datetime], ends: list[datetime], slot_start, slot_end) -> bool:
+def _is_free(
+    starts: list[datetime], ends: list[datetime], slot_start: datetime, slot_end: datetime
+) -> bool:
+    """Does one free interval (sorted, disjoint: ``starts``/``ends``) contain the slot?"""
     index = bisect_right(starts, slot_start) - 1
     return index >= 0 and ends[index] >= slot_end
 
