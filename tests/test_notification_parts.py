@@ -551,6 +551,15 @@ def test_every_kind_renders(kind):
     assert html.lstrip().startswith("<!DOCTYPE html>") and "&lt;Rex&gt;" in html
 
 
+def test_bookings_without_customer_or_place_render():
+    bare = {**BOOKING, "customers": [],
+            "attributes": {"event_info": {"start": "2026-03-10T09:00:00Z",
+                                          "end": "2026-03-10T10:00:00Z", "what": "Walk"}}}
+    subject, text, html = emails.render_email("booking_cancelled", {**CONTEXT, "booking": bare})
+    assert subject == "Cancelled: Walk" and "Where" not in text and "Customer" not in html
+    assert "09:00 (UTC)" in text  # no customer timezone: UTC
+
+
 def test_missing_context_and_unknown_kind():
     with pytest.raises(emails.UnknownEmail, match="confirm_url"):
         emails.render_email("booking_request_owner", CONTEXT)

@@ -92,10 +92,13 @@ def render_email(
     if missing:
         raise UnknownEmail(f"Email {kind!r} needs {', '.join(missing)} in its context")
     booking = context["booking"]
+    # Defaults for optional fields, so templates may test them under StrictUndefined.
+    event = booking.get("attributes", {}).get("event_info", {})
+    customer = (booking.get("customers") or [{}])[0]
     full = {
         "message": None,
-        "event": booking.get("attributes", {}).get("event_info", {}),
-        "customer": (booking.get("customers") or [{}])[0],
+        "event": {"what": "", "where": None, "description": None, **event},
+        "customer": {"name": None, "email": None, "phone": None, "timezone": None, **customer},
         "timezone": None,
         **context,
     }

@@ -145,6 +145,21 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_ERROR_LENGTH else text[: MAX_ERROR_LENGTH - 1] + "…"
 
 
+def _drain(response: requests.Response, timeout: float) -> None:
+    """Read a little of the body so the connection can be reused; the status already decided.
+
+    Errors here do not matter: a receiver that answered 2xx and then stalled still answered.
+    """
+    deadline, read = time.monotonic() + timeout, 0
+    try:
+        for chunk in response.iter_content(4096):
+            read += len(chunk)
+            if read > MAX_DRAIN or time.monotonic() > deadline:
+                break
+    except requests.RequestException:
+        pass
+
+
 def deliver(
     url: str,
     secret: str | bytes,
@@ -171,12 +186,7 @@ def deliver(
         with session.post(url, data=body, headers=headers, timeout=(timeout, timeout),
                           allow_redirects=False, stream=True) as response:
             status = response.status_code
-            deadline, read = time.monotonic() + timeout, 0
-            # Drain a little so the connection can be reused, without waiting on a slow trickle.
-            for chunk in response.iter_content(4096):
-                read += len(chunk)
-                if read > MAX_DRAIN or time.monotonic() > deadline:
-                    break
+            _drain(response, timeout)
     except UnsafeUrl as error:
         return DeliveryResult(None, _short(str(error)), gone=False, ok=False)
     except requests.Timeout:
