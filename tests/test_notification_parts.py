@@ -96,7 +96,8 @@ class Receiver:
 
     def __init__(self, secret: str):
         self.secret = secret
-        self.script: list[tuple[int, float]] = []  # (status, delay before answering)
+        # (status, delay before answering); a negative delay stalls after the headers instead
+        self.script: list[tuple[int, float]] = []
         self.received: list[dict] = []
         self.lock = threading.Lock()
         receiver = self
@@ -120,12 +121,14 @@ class Receiver:
                                                    self.headers.get("x-timekit-signature-v2"),
                                                    now=now),
                     })
-                time.sleep(delay)
+                time.sleep(max(delay, 0))
                 self.send_response(status)
                 if status in (301, 302, 307, 308):
                     self.send_header("Location", f"http://127.0.0.1:{receiver.port}/followed")
                 self.send_header("Content-Length", "2")
                 self.end_headers()
+                self.wfile.flush()
+                time.sleep(max(-delay, 0))
                 self.wfile.write(b"ok")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -199,6 +202,15 @@ def test_a_slow_receiver_times_out(receiver):
     assert time.monotonic() - started < 1.5
     assert not result.ok and result.status_code is None and not result.gone
     assert "0.3" in result.error
+
+
+def test_a_2xx_that_stalls_in_its_body_still_counts(receiver):
+    receiver.script = [(202, -2.0)]
+    started = time.monotonic()
+    result = webhooks.deliver(receiver.url, SECRET, b"{}", "booking.confirmed", "d-stall",
+                              allow_private=True, timeout=0.3)
+    assert time.monotonic() - started < 1.5
+    assert result.ok and result.status_code == 202
 
 
 def test_a_closed_port_is_an_error_not_an_exception():
