@@ -37,11 +37,10 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 def return_large_blocks_to_the_system(threshold: int = 4 * 1024 * 1024) -> None:
     """Have glibc ``mmap`` every block from ``threshold`` bytes up, and unmap it when freed.
 
-    glibc raises that threshold by itself after freeing a large block (up to 32 MiB), so
-    after one scrypt (32 MiB) or one 100,000-pet list (8 MiB), later large blocks come from
-    per-thread heaps that keep them: 95 MiB RSS (127 MiB peak) after lists and logins over
-    100,000 pets; 73 MiB (105 MiB peak) with 4 MiB fixed. Lower costs time: at 128 KiB
-    every 10,000-pet list (800 kB) paid for fresh pages, 5.5 -> 9.4 ms. No-op off glibc.
+    glibc raises that threshold by itself after freeing a large block (a scrypt buffer, a
+    large pet list), so later large blocks came from per-thread heaps that keep them; a
+    fixed threshold gives them back. The measurements that chose 4 MiB are in
+    benchmarks/PROFILE.md ("mmap threshold"). No-op off glibc.
     """
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
