@@ -262,8 +262,13 @@ def spawn(command: list[str], *, cwd: Path = ROOT, env: dict | None = None,
 
 def start_server(command: list[str], database_url: str, port: int, prefix: str = "/v2",
                  **env) -> LiveServer:
-    """Start a server of the service on ``database_url`` and wait until it answers."""
-    environment = {**os.environ, "TIMEKIT_DATABASE_URL": database_url,
+    """Start a server of the service on ``database_url`` and wait until it answers.
+
+    The server sees only the ``TIMEKIT_*`` settings given here: a setting exported in the
+    shell that runs the tests must not change what the tests see."""
+    inherited = {name: value for name, value in os.environ.items()
+                 if not name.startswith("TIMEKIT_") or name.startswith("TIMEKIT_TEST_")}
+    environment = {**inherited, "TIMEKIT_DATABASE_URL": database_url,
                    "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
     process, output = spawn(command, env=environment)
     return LiveServer(process, output, port, prefix).wait_ready()
