@@ -3,7 +3,7 @@
 
 import pytest
 
-from helpers import serving_app
+from helpers import base_config, serving_app
 from timekit_api import create_app
 from timekit_api.database.migrate import upgrade_to_head
 
@@ -245,11 +245,12 @@ class TestFactory:
         assert app.config["API_PREFIX"] == "/v2"
         assert app.config["SIGNUP_ENABLED"] is True
 
-    def test_exported_settings_do_not_leak_into_the_suite(self, client, monkeypatch):
+    def test_exported_settings_do_not_leak_into_the_suite(self, tmp_path, monkeypatch):
         """`TIMEKIT_API_PREFIX=/api pytest ...` failed every test: fixtures now build apps from
         their test configuration alone."""
         monkeypatch.setenv("TIMEKIT_API_PREFIX", "/api")
-        assert client.get("/v2/store/inventory").status_code == 200
+        app = serving_app(base_config(tmp_path))
+        assert app.test_client().get("/v2/store/inventory").status_code == 200
 
     def test_prefix_is_configurable(self, tmp_path):
         app = serving_app({"DATABASE_URL": f"sqlite:///{tmp_path}/p.db",
