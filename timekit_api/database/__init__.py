@@ -53,6 +53,18 @@ class UTCDateTime(sa.TypeDecorator):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+def run_in_transaction(work):
+    """Run ``work()`` as one request's whole transaction: commit its changes, or roll them
+    all back and re-raise on any error (so nothing is ever half-written)."""
+    try:
+        result = work()
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return result
+
+
 def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """WAL lets readers run beside one writer; synchronous=NORMAL is safe with WAL and
     much faster; SQLite leaves foreign keys off unless asked."""

@@ -16,6 +16,7 @@ import orjson
 import sqlalchemy as sa
 
 from ..database import db
+from ..database import run_in_transaction as _commit_or_rollback
 from ..database.ids import free_id
 from ..database.models import Category, Pet, PetImage, PetTag, Tag
 from . import access, catalog
@@ -189,16 +190,6 @@ def _save(pet: Pet, data: dict) -> Pet:
         db.session.add(pet)
     _refresh_document(pet)
     return pet
-
-
-def _commit_or_rollback(work):
-    try:
-        result = work()
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return result
 
 
 def add_pet(data: dict, owner_id: int | None) -> Pet:

@@ -27,6 +27,7 @@ import uuid
 import sqlalchemy as sa
 
 from ...database import db, utcnow
+from ...database import run_in_transaction as _one_transaction
 from ...database.models import Booking, BookingTransition, Pet
 from .. import access
 from ..errors import BookingNotFound, Conflict, SlotTaken, UnknownResource
@@ -154,17 +155,6 @@ def _apply(booking: Booking, transition: Transition, actor_id: int | None,
         actor_id=actor_id, message=message, created_at=now))
     booking.state = transition.target
     booking.updated_at = now
-
-
-def _one_transaction(work):
-    """Run ``work`` as the request's transaction: commit, or roll back on any error."""
-    try:
-        result = work()
-    except BaseException:
-        db.session.rollback()
-        raise
-    db.session.commit()
-    return result
 
 
 def create_booking(data: dict, booker_id: int) -> BookingView:
