@@ -138,3 +138,10 @@ def test_new_category_and_tag_after_client_chosen_ids(client, alice):
     assert second.status_code == 200, second.json
     assert second.json["category"]["name"] == "Cats" and second.json["category"]["id"] != 1
     assert second.json["tags"][0]["id"] != 1
+
+
+def test_out_of_range_resource_id_in_a_search_is_400(client, alice):
+    """One id rule for paths, bodies and search terms: 2^63 is no pet id (it was a 500)."""
+    response = client.get("/v2/bookings?search=resource_id:9223372036854775808", headers=alice)
+    assert response.status_code == 400
+    assert "resource_id" in response.json["message"] + str(response.json.get("errors"))
