@@ -53,11 +53,14 @@ class Claim:
 
 
 def validate_key(key: str) -> str:
-    """1..255 printable ASCII characters (space included)."""
-    if not 1 <= len(key) <= MAX_KEY_LENGTH or not all(" " <= c <= "~" for c in key):
+    """1..255 printable ASCII characters; inner spaces are fine, but not leading or trailing
+    ones (HTTP servers strip those, so the key would not arrive as sent)."""
+    if (not 1 <= len(key) <= MAX_KEY_LENGTH or key != key.strip(" ")
+            or not all(" " <= c <= "~" for c in key)):
         raise InvalidIdempotencyKey(
             "Invalid Idempotency-Key", {"Idempotency-Key": [
-                f"Expected 1 to {MAX_KEY_LENGTH} printable ASCII characters"]})
+                f"Expected 1 to {MAX_KEY_LENGTH} printable ASCII characters, "
+                "without leading or trailing spaces"]})
     return key
 
 
