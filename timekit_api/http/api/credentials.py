@@ -29,6 +29,7 @@ class Credentials(MethodView):
                   description="the new key, shown only in this answer")
     @blp.fails_with(_400="Invalid name, scopes or expiry", _403=FULL_ACCESS,
                     _415="Body is not JSON")
+    @blp.doc(operationId="createCredential")
     def post(self, data):
         """Create an API key
 
@@ -45,6 +46,7 @@ class Credentials(MethodView):
     @blp.login_required()
     @blp.response(200, credentials.CredentialListSchema, description="your API keys")
     @blp.fails_with(_403=FULL_ACCESS)
+    @blp.doc(operationId="listCredentials")
     def get(self):
         """List your API keys
 
@@ -59,6 +61,7 @@ class CredentialById(MethodView):
     @blp.response(200, schemas.ApiResponseSchema, description="the key is revoked")
     @blp.fails_with(_400="Invalid ID supplied", _403=FULL_ACCESS,
                     _404="Credential not found")
+    @blp.doc(operationId="deleteCredential")
     def delete(self, credential_id):
         """Delete (revoke) an API key
 
