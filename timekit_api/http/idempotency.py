@@ -32,6 +32,7 @@ PARAMETER_DOC = {
                    "with a different request is 422; while the first is still running, 409.",
 }
 REPLAYED_HEADER_DOC = {
+    "required": False,
     "description": "`true` when this is the stored answer of an earlier request with the "
                    "same `Idempotency-Key`",
     "schema": {"type": "string", "enum": ["true"]},
