@@ -70,6 +70,16 @@ def body_digest(body: bytes) -> str:
 
 _records = IdempotencyRecord.__table__
 _c = _records.c
+# Prebuilt statements, run on the session's connection: the two writes every keyed request
+# adds cost no statement building (benchmarks/PROFILE.md, "idempotency").
+CLAIM = sa.insert(_records).values(
+    caller=sa.bindparam("caller"), key=sa.bindparam("key"), request=sa.bindparam("request"),
+    body_digest=sa.bindparam("body_digest"), claim=sa.bindparam("claim"), completed=False,
+    created_at=sa.bindparam("now", type_=_c.created_at.type))
+COMPLETE = sa.update(_records).where(
+    _c.id == sa.bindparam("record_id"), _c.claim == sa.bindparam("token")).values(
+    completed=True, status=sa.bindparam("status"), body=sa.bindparam("body", type_=sa.LargeBinary),
+    headers=sa.bindparam("headers"))
 
 
 def claim_or_replay(caller: str, key: str, request: str, digest: str, now: dt.datetime, *,
@@ -81,9 +91,9 @@ def claim_or_replay(caller: str, key: str, request: str, digest: str, now: dt.da
     for _ in range(5):  # each pass either decides or saw the record change under it
         token = secrets.token_hex(16)
         try:
-            inserted = db.session.execute(sa.insert(_records).values(
-                caller=caller, key=key, request=request, body_digest=digest, claim=token,
-                completed=False, created_at=now))
+            inserted = db.session.connection().execute(CLAIM, {
+                "caller": caller, "key": key, "request": request, "body_digest": digest,
+                "claim": token, "now": now})
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -122,10 +132,9 @@ def claim_or_replay(caller: str, key: str, request: str, digest: str, now: dt.da
 
 def complete(claim: Claim, answer: Answer) -> None:
     """Store the answer of the claimed request (in its own transaction)."""
-    db.session.execute(
-        sa.update(_records).where(_c.id == claim.record_id, _c.claim == claim.token).values(
-            completed=True, status=answer.status, body=answer.body,
-            headers=json.dumps(answer.headers)))
+    db.session.connection().execute(COMPLETE, {
+        "record_id": claim.record_id, "token": claim.token, "status": answer.status,
+        "body": answer.body, "headers": json.dumps(answer.headers)})
     db.session.commit()
 
 
