@@ -25,7 +25,8 @@ STORED_HEADERS = ("Content-Type", "Location", "Cache-Control", "Vary", "ETag",
 
 PARAMETER_DOC = {
     "name": HEADER, "in": "header", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH},
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.MAX_KEY_LENGTH,
+               "pattern": "^[!-~]([ -~]*[!-~])?$"},
     "description": "Makes a retry safe: for 24 hours the same caller sending the same key "
                    "and the same request gets the first answer again (with "
                    "`Idempotent-Replayed: true`) and nothing is created twice. The same key "
