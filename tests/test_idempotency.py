@@ -14,7 +14,6 @@ import requests
 import sqlalchemy as sa
 
 from helpers import (
-    TEST_DATABASE_URL,
     bearer,
     free_port,
     http_token,
@@ -276,8 +275,3 @@ def test_two_instances_share_the_records(server_database):
         for server in servers:
             server.stop()
 
-
-def test_postgresql_is_used_when_configured(app):
-    """The two-instance race above runs on PostgreSQL when TIMEKIT_TEST_DATABASE_URL is set."""
-    assert app.config["DATABASE_URL"].startswith("postgresql") == bool(
-        TEST_DATABASE_URL and TEST_DATABASE_URL.startswith("postgresql"))
