@@ -17,7 +17,16 @@ from werkzeug.security import generate_password_hash
 from timekit_api import create_app
 from timekit_api.database import db
 from timekit_api.database.migrate import upgrade_to_head
-from timekit_api.database.models import ApiToken, Category, Order, Pet, PetTag, Tag, User
+from timekit_api.database.models import (
+    ApiToken,
+    Category,
+    Credential,
+    Order,
+    Pet,
+    PetTag,
+    Tag,
+    User,
+)
 from timekit_api.domain.pets import render_document
 from timekit_api.domain.schemas import PET_STATUSES
 from timekit_api.domain.tokens import digest
@@ -25,6 +34,8 @@ from timekit_api.domain.tokens import digest
 USERNAME = "bench"
 PASSWORD = "bench-password"
 TOKEN = "bench-token-0123456789abcdefghijklmnopqrstuvwxyz"
+# An API key (POST /credentials) of the same user: live_api_key_ plus 40 characters.
+API_KEY = "live_api_key_" + "0123456789abcdefghijABCDEFGHIJ0123456789"
 CATEGORIES = 10
 TAGS = 50
 CHUNK = 5000
@@ -66,6 +77,9 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
             conn.execute(sa.insert(ApiToken), [{
                 "digest": digest(TOKEN), "user_id": 1, "kind": "api", "scopes": None,
                 "expires_at": far}])
+            conn.execute(sa.insert(Credential), [{
+                "digest": digest(API_KEY), "user_id": 1, "name": "benchmark", "scopes": None,
+                "created_at": dt.datetime.now(dt.UTC), "expires_at": None}])
             conn.execute(sa.insert(Category), [
                 {"id": n, "name": f"category{n}"} for n in range(1, CATEGORIES + 1)])
             conn.execute(sa.insert(Tag), [
@@ -91,7 +105,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
         db.session.remove()
         engine.dispose()
     return {"pets": pets, "users": users, "orders": orders, "tags": TAGS,
-            "username": USERNAME, "password": PASSWORD, "token": TOKEN,
+            "username": USERNAME, "password": PASSWORD, "token": TOKEN, "api_key": API_KEY,
             "seconds": round(time.perf_counter() - started, 2)}
 
 

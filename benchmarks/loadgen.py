@@ -39,6 +39,12 @@ def fill_window(body: bytes | None, slot: int, epoch: int) -> bytes | None:
                                                                  iso(start + 60).encode())
 
 
+def fill_headers(headers: dict, slot: int) -> dict:
+    """requests.lua's @SLOT@ in a header value: a value of its own per request (e.g. a
+    fresh Idempotency-Key)."""
+    return {name: value.replace("@SLOT@", str(slot)) for name, value in headers.items()}
+
+
 def run(host: str, port: int, path: str, duration: float, connections: int,
         first_slot: int = 0, window_epoch: int = 0) -> dict:
     headers, requests = read_requests(path)
@@ -54,11 +60,12 @@ def run(host: str, port: int, path: str, duration: float, connections: int,
         i = offset
         while time.perf_counter() < deadline:
             method, target, body = requests[i % len(requests)]
-            body = fill_window(body, next(slots), window_epoch)
+            slot = next(slots)
+            body = fill_window(body, slot, window_epoch)
             i += 1
             started = time.perf_counter()
             try:
-                conn.request(method, target, body=body, headers=headers)
+                conn.request(method, target, body=body, headers=fill_headers(headers, slot))
                 response = conn.getresponse()
                 response.read()
                 if not 200 <= response.status < 400:

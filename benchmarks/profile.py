@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import random
 import statistics
 import sys
@@ -61,12 +62,16 @@ def main() -> None:
     for name in args.operations:
         op = operations[name]
         rng = random.Random(name)
-        headers = {"Authorization": f"Bearer {ds['token']}"} if op.auth else {}
+        headers = {"Authorization": f"Bearer {ds[op.credential]}"} if op.auth else {}
+        headers.update(op.headers or {})
         requests = [op.make(ds, rng) for _ in range(200)]
+        slots = itertools.count()
 
-        def environ_for(request, headers=headers):
+        def environ_for(request, headers=headers, slots=slots):
             method, path, body = request
-            builder = EnvironBuilder(path=path, method=method, headers=headers,
+            slot = str(next(slots))  # "@SLOT@": a value of its own per request, as in run.py
+            builder = EnvironBuilder(path=path, method=method, headers={
+                name: value.replace("@SLOT@", slot) for name, value in headers.items()},
                                      data=body or None,
                                      content_type="application/json" if body else None)
             return builder.get_environ()

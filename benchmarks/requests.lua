@@ -3,9 +3,10 @@
 --        "R<TAB>method<TAB>path<TAB>body" (body may be empty).
 -- A body holding @START@/@END@ gets a one-minute booking window of its own per request:
 -- slot n (counting from the first slot run.py passes) is epoch + 60 n seconds.
+-- A header value holding @SLOT@ gets that request's slot number (a fresh Idempotency-Key).
 -- Usage: wrk ... -s requests.lua URL -- requests.tsv FIRST_SLOT WINDOW_EPOCH
 local requests, templates, i = {}, {}, 0
-local headers, slot, epoch = {}, 0, 0
+local headers, slot, epoch, keyed = {}, 0, 0, false
 
 local function iso(t)
   return os.date("!%Y-%m-%dT%H:%M:%S+00:00", t)
@@ -23,8 +24,11 @@ init = function(args)
       table.insert(pending, {a, b, c})
     end
   end
+  for _, value in pairs(headers) do
+    if value:find("@SLOT@", 1, true) then keyed = true end
+  end
   for n, r in ipairs(pending) do
-    if r[3]:find("@START@", 1, true) then
+    if keyed or r[3]:find("@START@", 1, true) then
       templates[n] = r
     end
     table.insert(requests, wrk.format(r[1], r[2], headers, r[3] ~= "" and r[3] or nil))
@@ -39,7 +43,17 @@ request = function()
     local start = epoch + slot * 60
     slot = slot + 1
     local body = t[3]:gsub("@START@", iso(start)):gsub("@END@", iso(start + 60))
-    return wrk.format(t[1], t[2], headers, body)
+    local these = headers
+    if keyed then
+      these = {}
+      -- wrk.format writes Host and Content-Length into the table it is given: skip them.
+      for name, value in pairs(headers) do
+        if name ~= "Content-Length" and name ~= "Host" then
+          these[name] = (tostring(value):gsub("@SLOT@", tostring(slot)))
+        end
+      end
+    end
+    return wrk.format(t[1], t[2], these, body ~= "" and body or nil)
   end
   return requests[i]
 end

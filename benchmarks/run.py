@@ -51,6 +51,8 @@ class Operation:
     connections: int = 8
     optional: str | None = None  # a path answering 404 means "not deployed yet": skipped
     count: int = 2000  # distinct requests in the file the load generator cycles through
+    credential: str = "token"  # with ``auth``: the data set's "token" or "api_key"
+    headers: dict | None = None  # more headers; "@SLOT@" becomes a number of its own per request
     notes: str = ""
 
 
@@ -116,11 +118,16 @@ OPERATIONS = [
     Operation("get_order_auth", "GET /store/order/{id} (Bearer token)",
               lambda ds, rng: ("GET", f"{PREFIX}/store/order/{rng.randint(1, ds['orders'])}",
                                ""), auth=True),
+    Operation("get_order_api_key", "GET /store/order/{id} (Bearer API key)",
+              lambda ds, rng: ("GET", f"{PREFIX}/store/order/{rng.randint(1, ds['orders'])}",
+                               ""), auth=True, credential="api_key"),
     Operation("login", "GET /user/login (scrypt)",
               lambda ds, rng: ("GET", f"{PREFIX}/user/login?username={ds['username']}"
                                       f"&password={ds['password']}", ""), count=1,
               connections=4),
     Operation("post_pet", "POST /pet (4 writers)", new_pet, auth=True, connections=4),
+    Operation("post_pet_idempotent", "POST /pet with a fresh Idempotency-Key (4 writers)",
+              new_pet, auth=True, connections=4, headers={"Idempotency-Key": "bench-@SLOT@"}),
     Operation("put_pet", "PUT /pet (4 writers)", changed_pet, auth=True, connections=4),
     Operation("post_order", "POST /store/order (4 writers)",
               lambda ds, rng: ("POST", f"{PREFIX}/store/order", json.dumps(
@@ -275,7 +282,8 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
             if args.only and op.name not in args.only:
                 continue
             rng = random.Random(f"{op.name}-{pets}")
-            headers = {"Authorization": f"Bearer {ds['token']}"} if op.auth else {}
+            headers = {"Authorization": f"Bearer {ds[op.credential]}"} if op.auth else {}
+            headers.update(op.headers or {})
             requests = [op.make(ds, rng) for _ in range(1 if args.smoke else op.count)]
             if any(body for _, _, body in requests):
                 headers["Content-Type"] = "application/json"
@@ -288,9 +296,10 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                     print(f"   {op.name}: skipped ({op.optional} is 404)", flush=True)
                     continue
             method, target, body = requests[0]
-            status, body = request_once(service.port,
-                                        (method, target, fill_window(body, window_slots())),
-                                        headers)
+            slot = window_slots()
+            status, body = request_once(
+                service.port, (method, target, fill_window(body, slot)),
+                {name: value.replace("@SLOT@", str(slot)) for name, value in headers.items()})
             if not 200 <= status < 300:
                 failures.append(f"{op.name}: {status} {body[:200]!r}")
             path = work / f"{op.name}.tsv"
@@ -362,9 +371,21 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
             extra = anon["rps"] / auth["rps"] - 1
             rows.append((f"auth costs <= 10% more than anonymous, {pets} pets",
                          f"{extra:+.1%} per request", extra <= 0.10))
+    for pets in sorted(by_pets):
+        token, key = op(pets, "get_order_auth"), op(pets, "get_order_api_key")
+        if token and key:
+            extra = token["rps"] / key["rps"] - 1
+            rows.append((f"an API key costs no more than a login token (5% noise), {pets} pets",
+                         f"{extra:+.1%} per request", extra <= 0.05))
+        plain, keyed = op(pets, "post_pet"), op(pets, "post_pet_idempotent")
+        if plain and keyed:
+            share = keyed["rps"] / plain["rps"]
+            rows.append((f"POST /pet with Idempotency-Key >= 0.8 of without, {pets} pets",
+                         f"{share:.2f}", share >= 0.8))
     for result in results:
         writers = [result["operations"].get(n) for n in
-                   ("post_pet", "put_pet", "post_order", "create_booking")]
+                   ("post_pet", "post_pet_idempotent", "put_pet", "post_order",
+                    "create_booking")]
         failed = sum(w["failed"] for w in writers if w and "failed" in w)
         rows.append((f"4 writers: no failed request, no 'database is locked', "
                      f"{result['pets']} pets",

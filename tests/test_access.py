@@ -26,10 +26,22 @@ def credentials(client, username, form):
         token = client.post("/v2/oauth/token", data={
             "grant_type": "password", "username": username, "password": password}).json
         return bearer(token["access_token"])
+    if form.startswith("key_"):  # an API key (issue 17), without scope limits
+        login = bearer(client.get("/v2/user/login", query_string={
+            "username": username, "password": password}).json)
+        key = client.post("/v2/credentials", json={"name": "matrix"},
+                          headers=login).json["data"]["key"]
+        return {"key_bearer": bearer(key), "key_api_key": {"api_key": key},
+                "key_api-key": {"api-key": key},
+                "key_basic_email": basic(f"{username}@example.com", key),
+                "key_basic_username": basic(username, key),
+                "key_basic_empty": basic("", key)}[form]
     raise ValueError(form)
 
 
-FORMS = ["bearer", "api_key", "api-key", "basic_email", "basic_username", "auth_token", "oauth"]
+FORMS = ["bearer", "api_key", "api-key", "basic_email", "basic_username", "auth_token", "oauth",
+         "key_bearer", "key_api_key", "key_api-key", "key_basic_email", "key_basic_username",
+         "key_basic_empty"]
 
 
 def pet_body(pet_id=None):

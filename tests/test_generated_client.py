@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import inspect
 import io
 import json
 import subprocess
@@ -230,3 +231,46 @@ def test_booking_flow(gen, server):
     deleted = op(gen, "booking", "delete_v2_bookings_booking_id").sync_detailed(
         booking_id, client=booker)
     assert deleted.status_code == 204
+
+
+def test_api_key_and_idempotent_retry(gen, server):
+    """Issue 17: a script creates an API key once, signs in with it, and retries a POST
+    safely; the generated functions take the ``Idempotency-Key`` header as a parameter."""
+    m = models(gen)
+    _, login = signed_in(gen, server, header="Authorization")
+    create_key = op(gen, "authentication", "create_credential")
+    add_pet = op(gen, "booking", "post_v2_pet")
+    for module in (create_key, add_pet, op(gen, "store", "post_v2_store_order"),
+                   op(gen, "user", "post_v2_user"), op(gen, "booking", "post_v2_bookings")):
+        assert "idempotency_key" in inspect.signature(module.sync_detailed).parameters
+
+    created = create_key.sync_detailed(client=login, body=m.CredentialCreate(name="ci"),
+                                       idempotency_key="create-key-1")
+    assert created.status_code == 201
+    again = create_key.sync_detailed(client=login, body=m.CredentialCreate(name="ci"),
+                                     idempotency_key="create-key-1")
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.parsed.data.key == created.parsed.data.key
+    key = created.parsed.data.key
+    assert key.startswith("live_api_key_")
+    client = gen.AuthenticatedClient(base_url=login._base_url, token=key, prefix="",
+                                     auth_header_name="api_key",
+                                     raise_on_unexpected_status=True)
+
+    body = m.Pet(name="retried", photo_urls=[])
+    first = add_pet.sync_detailed(client=client, body=body, idempotency_key="pet-1")
+    retry = add_pet.sync_detailed(client=client, body=body, idempotency_key="pet-1")
+    assert first.status_code == retry.status_code == 200
+    assert retry.parsed.id == first.parsed.id
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    other = add_pet.sync_detailed(client=client, body=m.Pet(name="x", photo_urls=[]),
+                                  idempotency_key="pet-1")
+    assert other.status_code == 422 and isinstance(other.parsed, m.Error)
+
+    keys = op(gen, "authentication", "list_credentials").sync(client=login)
+    assert [k.id for k in keys.data] == [created.parsed.data.id]
+    deleted = op(gen, "authentication", "delete_credential").sync(
+        created.parsed.data.id, client=login)
+    assert isinstance(deleted, m.ApiResponse)
+    refused = add_pet.sync_detailed(client=client, body=body)
+    assert refused.status_code == 401

@@ -51,8 +51,10 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     app.extensions["timekit_api.openapi"] = api  # for code that adds routes to this app
     cors.init_app(app, resources={f"{app.config['API_PREFIX']}/*": {
         "origins": [o.strip() for o in app.config["CORS_ORIGINS"].split(",")],
-        "allow_headers": ["Authorization", "Content-Type", "api_key", "api-key"],
-        "expose_headers": ["X-Rate-Limit", "X-Expires-After", "Retry-After", "X-Request-Id"],
+        "allow_headers": ["Authorization", "Content-Type", "api_key", "api-key",
+                          "Idempotency-Key"],
+        "expose_headers": ["X-Rate-Limit", "X-Expires-After", "Retry-After", "X-Request-Id",
+                           "Idempotent-Replayed"],
     }})
     errors.init_app(app)
     app.url_map.converters["id"] = IdConverter

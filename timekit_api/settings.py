@@ -31,6 +31,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                          "threshold is passed"),
     "PASSWORD_HASH_METHOD": ("scrypt", "Werkzeug password-hash method for stored passwords"),
     "SQLITE_BUSY_TIMEOUT_MS": (10000, "how long SQLite waits for a write lock before giving up"),
+    "IDEMPOTENCY_KEY_TTL_SECONDS": (24 * 3600, "how long an `Idempotency-Key` answer is "
+                                               "kept and replayed"),
+    "IDEMPOTENCY_IN_FLIGHT_SECONDS": (60, "after this long, a request with an "
+                                          "`Idempotency-Key` that never finished (its process "
+                                          "died) may be taken over by a retry"),
     "ACCESS_LOG": (True, "emit one access-log line per request on logger `timekit_api.access`"),
     "ACCESS_LOG_JSON": (False, "write access-log lines as JSON objects"),
 }

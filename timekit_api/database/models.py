@@ -47,6 +47,43 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class Credential(db.Model):
+    """A long-lived API key (Timekit's app key). Only its SHA-256 digest is kept."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    digest: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # Space-separated scopes; NULL means no scope limits.
+    scopes: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # NULL: never
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class IdempotencyRecord(db.Model):
+    """One ``Idempotency-Key`` claimed by one caller, and the answer once there is one."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (sa.UniqueConstraint("caller", "key",
+                                          name="uq_idempotency_records_caller_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    caller: Mapped[str] = mapped_column(sa.String(80))  # "user:<id>" or "address:<ip>"
+    key: Mapped[str] = mapped_column(sa.String(255))
+    request: Mapped[str] = mapped_column(sa.String(2100))  # method and path
+    body_digest: Mapped[str] = mapped_column(sa.String(64))
+    # Random per claim: whoever holds it may store the answer (see domain/idempotency.py).
+    claim: Mapped[str] = mapped_column(sa.String(32))
+    completed: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[int | None] = mapped_column(sa.Integer)
+    body: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    headers: Mapped[str | None] = mapped_column(sa.Text)  # JSON object
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
 class LoginThrottle(db.Model):
     """Failed-login counter for one account, shared by every instance."""
 

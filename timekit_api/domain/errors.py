@@ -90,3 +90,25 @@ class UnknownResource(Invalid):
 
 class SlotTaken(Conflict):
     """Another live booking of the same pet intersects the window."""
+
+
+# --- API keys and idempotency (issue 17) ----------------------------------------------------
+
+class CredentialNotFound(NotFound):
+    pass
+
+
+class NeedsFullAccess(Forbidden):
+    """A credential with scope limits tried to manage the account (here: API keys)."""
+
+
+class InvalidIdempotencyKey(Invalid):
+    pass
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same ``Idempotency-Key`` came with a different request (answered 422)."""
+
+
+class IdempotencyInFlight(Conflict):
+    """The first request with this ``Idempotency-Key`` is still running."""

@@ -2,7 +2,9 @@
 
 Authentication reads the caller as plain values (:class:`Principal`) in one prebuilt Core
 query on the session's connection: the read path that every protected request takes
-(benchmarks/PROFILE.md, "authentication").
+(benchmarks/PROFILE.md, "authentication"). Long-lived API keys (``live_api_key_...``,
+managed by ``domain/credentials.py``) are recognised by their prefix and read by a second
+prebuilt query on the ``credentials`` table, in the same path.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import secrets
 
 import sqlalchemy as sa
 
-from ..database import db, utcnow
-from ..database.models import ApiToken, User
+from ..database import UTCDateTime, db, utcnow
+from ..database.models import ApiToken, Credential, User
 
 PET_SCOPES = ("read:pets", "write:pets")
 
@@ -27,8 +29,16 @@ class Principal:
     user_id: int
     username: str
     email: str | None
-    token_id: int
+    token_id: int | None  # None when the caller used an API key
     token_scopes: str | None  # space-separated; None for a full-access token
+    credential_id: int | None = None  # the API key's id, when the caller used one
+
+    @property
+    def credential_ref(self) -> str:
+        """Names the credential used, whatever its kind (e.g. a rate-limit bucket)."""
+        if self.credential_id is not None:
+            return f"key:{self.credential_id}"
+        return f"token:{self.token_id}"
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -64,11 +74,59 @@ def find_principal(plain: str) -> Principal | None:
     """The caller that the live token ``plain`` stands for, in one indexed query."""
     if not plain or len(plain) > 256:
         return None
+    if plain.startswith(API_KEY_PREFIX):
+        return find_key_principal(plain)
     row = db.session.connection().execute(
         LIVE_TOKEN, {"digest": digest(plain), "now": utcnow()}).first()
     return Principal(*row) if row else None
 
 
 def revoke(principal: Principal) -> None:
-    """Revoke the token ``principal`` signed in with."""
-    db.session.execute(sa.delete(ApiToken).where(ApiToken.id == principal.token_id))
+    """Revoke the token (or API key) ``principal`` signed in with."""
+    if principal.credential_id is not None:
+        db.session.execute(sa.delete(Credential).where(Credential.id == principal.credential_id))
+    else:
+        db.session.execute(sa.delete(ApiToken).where(ApiToken.id == principal.token_id))
+
+
+# --- API keys (issue 17): the read path of ``live_api_key_...`` credentials ----------------
+
+API_KEY_PREFIX = "live_api_key_"
+# ``last_used_at`` is refreshed at most once per key per this interval, never per request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+_keys = Credential.__table__.c
+LIVE_KEY = (
+    sa.select(_users.id, _users.username, _users.email, sa.null(), _keys.scopes, _keys.id,
+              _keys.last_used_at)
+    .join_from(Credential.__table__, User.__table__, _users.id == _keys.user_id)
+    .where(_keys.digest == sa.bindparam("digest"),
+           sa.or_(_keys.expires_at.is_(None), _keys.expires_at > sa.bindparam("now")))
+)
+TOUCH_KEY = (
+    sa.update(Credential.__table__)
+    .where(_keys.id == sa.bindparam("key_id"),
+           sa.or_(_keys.last_used_at.is_(None), _keys.last_used_at < sa.bindparam("stale")))
+    .values(last_used_at=sa.bindparam("now", type_=UTCDateTime))
+)
+
+
+def find_key_principal(plain: str) -> Principal | None:
+    """The caller that the live API key ``plain`` stands for, read on every request from the
+    database (no per-process cache: a deleted key or user is refused at once everywhere)."""
+    now = utcnow()
+    row = db.session.connection().execute(LIVE_KEY, {"digest": digest(plain), "now": now}).first()
+    if row is None:
+        return None
+    *fields, last_used_at = row
+    if last_used_at is None or last_used_at < now - LAST_USED_RESOLUTION:
+        touch_key(fields[5], now)
+    return Principal(*fields)
+
+
+def touch_key(key_id: int, now: dt.datetime) -> None:
+    """Record the key's use in its own short transaction (the request's may never commit).
+    The condition makes concurrent instances agree: at most one UPDATE per key per minute."""
+    with db.engine.begin() as connection:
+        connection.execute(TOUCH_KEY, {"key_id": key_id, "now": now,
+                                       "stale": now - LAST_USED_RESOLUTION})

@@ -2,7 +2,9 @@
 
 Tried in this order on every protected operation (contract section 3):
 ``Authorization: Bearer <token>``, header ``api_key``/``api-key: <token>``, and
-``Authorization: Basic base64(email-or-username:api_token)``. What a token means is the
+``Authorization: Basic base64(email-or-username:api_token)``; an API key (``live_api_key_...``)
+works in each of them, and also as Timekit's ``Authorization: Basic base64(":" + key)``
+(an empty username). What a token means is the
 domain's business (``domain/tokens.py``); who may do what, the access policy's
 (``domain/access.py``).
 """
@@ -31,6 +33,9 @@ api_key_auth.verify_token(find_principal)
 def _principal_for_basic(login: str, api_token: str) -> Principal | None:
     principal = find_principal(api_token)
     if principal and login in (principal.username, principal.email):
+        return principal
+    # Timekit's app-key form: Basic base64(":" + key), for API keys only.
+    if principal and login == "" and principal.credential_id is not None:
         return principal
     return None
 
@@ -71,13 +76,17 @@ def security_schemes(token_url: str) -> dict:
     return {
         "api_key": {"type": "apiKey", "name": "api_key", "in": "header",
                     "description": "A token from `POST /auth`, `GET /user/login` or "
-                                   "`POST /oauth/token` (`api-key` is accepted too)"},
+                                   "`POST /oauth/token`, or an API key (`live_api_key_...`) "
+                                   "from `POST /credentials` (`api-key` is accepted too)"},
         "petstore_auth": {"type": "oauth2", "flows": {"password": {
             "tokenUrl": token_url,
             "scopes": {"read:pets": "read your pets", "write:pets": "modify pets in your account"},
         }}},
         "bearer_token": {"type": "http", "scheme": "bearer",
-                         "description": "Any issued token as `Authorization: Bearer <token>`"},
+                         "description": "Any issued token or API key as "
+                                        "`Authorization: Bearer <token>`"},
         "basic_token": {"type": "http", "scheme": "basic",
-                        "description": "Timekit's scheme: email (or username) and `api_token`"},
+                        "description": "Timekit's scheme: email (or username) and `api_token` "
+                                       "or an API key; for an API key the username may be "
+                                       "empty (`Basic base64(\":\" + key)`, Timekit's app keys)"},
     }

@@ -5,10 +5,12 @@ arguments the same way (``parser.py``), answers errors in the contract's shape
 
 from __future__ import annotations
 
+import copy
+
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 
-from . import auth, errors
+from . import auth, errors, idempotency
 from .parser import Parser
 
 
@@ -22,6 +24,7 @@ class Blueprint(SmorestBlueprint):
     def __init__(self, name: str, import_name: str, *, tag: str, **kwargs):
         super().__init__(name, import_name, description=tag, **kwargs)
         self.tag = tag
+        self._prepare_doc_cbks.append(_document_idempotency)
 
     def route(self, rule, *, parameters=None, tags=None, **options):
         return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
@@ -44,6 +47,18 @@ class Blueprint(SmorestBlueprint):
 
         return decorator
 
+    def idempotent(self):
+        """Honour ``Idempotency-Key`` (``http/idempotency.py``) and document it: the header
+        parameter, ``Idempotent-Replayed`` on success, and the 400/409/422 it may answer.
+        Goes below ``login_required`` and above ``arguments``."""
+        def decorator(func):
+            wrapper = idempotency.idempotent(func)
+            wrapper._apidoc = {**copy.deepcopy(getattr(func, "_apidoc", {})),
+                               "idempotent": True}
+            return wrapper
+
+        return decorator
+
     def fails_with(self, **descriptions: str):
         """Document error responses: ``fails_with(_400="Invalid ID supplied")``."""
 
@@ -54,6 +69,33 @@ class Blueprint(SmorestBlueprint):
             return func
 
         return decorator
+
+
+IDEMPOTENCY_ERRORS = {
+    400: "Invalid Idempotency-Key",
+    409: "A request with this Idempotency-Key is still in progress",
+    422: "This Idempotency-Key was used for a different request",
+}
+
+
+def _document_idempotency(doc, doc_info, **kwargs):
+    """A flask-smorest doc callback: what ``Blueprint.idempotent`` adds to an operation."""
+    if not doc_info.get("idempotent"):
+        return doc
+    doc.setdefault("parameters", []).append(dict(idempotency.PARAMETER_DOC))
+    responses = doc.setdefault("responses", {})
+    for code, response in responses.items():
+        if str(code).startswith("2") and isinstance(response, dict):
+            response.setdefault("headers", {})[idempotency.REPLAYED_HEADER] = \
+                idempotency.REPLAYED_HEADER_DOC
+    for code, description in IDEMPOTENCY_ERRORS.items():
+        existing = responses.get(code) or responses.get(str(code))
+        if existing is None:
+            responses[code] = {"description": description,
+                               "content": {"application/json": {"schema": errors.ErrorSchema}}}
+        elif description not in existing.get("description", ""):
+            existing["description"] = f"{existing.get('description', '')}; or: {description}"
+    return doc
 
 
 class Api(SmorestApi):

@@ -75,6 +75,7 @@ def http_error_response(error: HTTPException):
 STATUS_OF = {
     domain.InvalidPet: 405,  # the seed's "Invalid input" for pet bodies
     domain.ImageTooLarge: 413,
+    domain.IdempotencyKeyReused: 422,
     domain.Invalid: 400,
     domain.Forbidden: 403,
     domain.NotFound: 404,

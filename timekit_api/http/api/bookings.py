@@ -36,6 +36,7 @@ def page_url(page: int, limit: int) -> str:
 @blp.route("")
 class Bookings(MethodView):
     @blp.login_required()
+    @blp.idempotent()
     @blp.arguments(booking_schemas.BookingCreateSchema, example={
         "graph": "confirm_decline", "action": "create", "resource_id": 1,
         "start": "2026-03-01T10:00:00+01:00", "end": "2026-03-01T11:00:00+01:00",

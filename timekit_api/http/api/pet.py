@@ -20,6 +20,7 @@ blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
 @blp.route("")
 class Pets(MethodView):
     @blp.login_required("write:pets")
+    @blp.idempotent()
     @blp.arguments(schemas.PetSchema, error_status_code=405,
                    description="Pet object that needs to be added to the store")
     @blp.response(200, schemas.PetSchema, description="successful operation")

@@ -26,6 +26,7 @@ class Inventory(MethodView):
 @blp.route("/order")
 class Orders(MethodView):
     @blp.login_required()
+    @blp.idempotent()
     @blp.arguments(schemas.OrderSchema, description="order placed for purchasing the pet")
     @blp.response(200, schemas.OrderSchema, description="successful operation")
     @blp.fails_with(_400="Invalid Order", _409="An order with this id already exists",

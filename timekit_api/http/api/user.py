@@ -31,6 +31,7 @@ def own_user(username: str):
 @blp.route("")
 class Users(MethodView):
     @multi_auth.login_required(optional=True)
+    @blp.idempotent()
     @blp.arguments(schemas.UserSchema, description="Created user object")
     @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _401="Sign-up is disabled: sign in first",
@@ -49,6 +50,7 @@ class Users(MethodView):
 
 def batch_view(summary: str):
     @blp.login_required()
+    @blp.idempotent()
     @blp.arguments(schemas.UserSchema(many=True), description="List of user object")
     @blp.response(200, schemas.UserResponseSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _409="Username or email already taken",
