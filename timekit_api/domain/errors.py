@@ -90,3 +90,18 @@ class UnknownResource(Invalid):
 
 class SlotTaken(Conflict):
     """Another live booking of the same pet intersects the window."""
+
+
+# --- resource settings and availability (contract sections 6 and 7) -------------------------
+
+class InvalidResourceSettings(Invalid):
+    """A resource setting out of its range (unknown timezone or graph, bad duration...)."""
+
+
+class BookingRuleBroken(Invalid):
+    """A booking by someone other than the pet's owner breaks one of the pet's settings."""
+
+
+class InvalidAvailabilityRequest(Invalid):
+    """An availability or findtime request the engine cannot answer; ``errors`` names the
+    field."""
