@@ -138,6 +138,7 @@ class TestSettings:
         ("max_booking_length", 60), ("buffer", "1 month"),
         ("max_live_bookings_per_booker", 0), ("max_live_bookings_per_booker", True),
         ("max_live_bookings_per_booker", "3"), ("color", "red"),
+        ("min_booking_notice", "9999999 months"), ("max_booking_length", "9999999 days"),
     ])
     def test_bad_values_are_400_naming_the_field(self, place, client, field, value):
         response = place.settings(**{field: value})
@@ -188,6 +189,12 @@ class TestBookingRules:
         assert field in refused.json["errors"]
         assert rule in refused.json["message"]
         assert place.client.get("/v2/bookings", headers=place.booker).json["total"] == 0
+
+    def test_the_ends_of_the_calendar_are_400_not_500(self, place):
+        place.set(max_booking_horizon="1200 months", max_booking_length="1200 months")
+        late = dt.datetime(9999, 12, 31, 22, tzinfo=UTC)
+        refused = place.book(late, late + dt.timedelta(hours=1))
+        assert refused.status_code == 400 and "end" in refused.json["errors"]
 
     def test_inside_every_rule_is_allowed(self, place):
         place.set(timezone="Europe/Oslo", max_booking_length="2 hours",
@@ -437,6 +444,11 @@ class TestBadInput:
         ({"buffer": "1 month"}, "buffer"),
         ({"from": "yesterday"}, "from"), ({"from": "2027-01-01T00:00:00"}, "from"),
         ({"to": 5}, "to"), ({"unknown": 1}, "unknown"),
+        ({"from": "9999999 months"}, "from"), ({"to": "9999999 weeks"}, "to"),
+        ({"from": "0001-01-01T00:00:00Z"}, "from"),
+        ({"from": "9999-12-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}, "from"),
+        ({"length": "9999999 weeks"}, "length"), ({"buffer": "9999999 minutes"}, "buffer"),
+        ({"timeslot_increments": "13 months"}, "timeslot_increments"),
     ])
     def test_400_naming_the_field(self, place, change, field):
         body = {"resources": [place.pet], **change}

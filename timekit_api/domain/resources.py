@@ -101,11 +101,17 @@ def _constraints(value: object) -> list:
     return list(value)  # type: ignore[call-overload]
 
 
+LONGEST_SETTING = Duration(months=1200)  # a century: dates stay far inside datetime's range
+
+
 def _duration(value: object) -> str:
     try:
-        return str(parse_duration(value))  # normalised: "2 hour" is stored as "2 hours"
+        duration = parse_duration(value)
     except InvalidDuration as error:
         raise ValueError(f"{error}.") from None
+    if duration.months > LONGEST_SETTING.months or duration.fixed > dt.timedelta(days=36525):
+        raise ValueError("At most 1200 months (a century).")
+    return str(duration)  # normalised: "2 hour" is stored as "2 hours"
 
 
 def _fixed_duration(value: object) -> str:
@@ -221,6 +227,15 @@ def _broken(field: str, setting: str, reason: str) -> BookingRuleBroken:
                              errors={field: [reason]})
 
 
+def _plus(duration: Duration, moment: dt.datetime) -> dt.datetime:
+    """``moment + duration``, or the end of time when that leaves the calendar (a booking
+    in year 9999 plus a day)."""
+    try:
+        return duration.add_to(moment)
+    except (OverflowError, ValueError):
+        return dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def check_booking(resource: ResourceView, *, graph: str, start: dt.datetime,
                   end: dt.datetime, now: dt.datetime) -> None:
     """Graph, length, notice, horizon and allowed time; BookingRuleBroken naming the field
@@ -229,16 +244,16 @@ def check_booking(resource: ResourceView, *, graph: str, start: dt.datetime,
         raise _broken("graph", "graphs", f"This pet may be booked with: "
                                          f"{', '.join(resource.graphs)}.")
     longest = resource.duration("max_booking_length")
-    if end > longest.add_to(start):
+    if end > _plus(longest, start):
         raise _broken("end", "max_booking_length",
                       f"Longer than this pet's maximum booking length ({longest}).")
     notice = resource.duration("min_booking_notice")
-    if start < notice.add_to(now):
+    if start < _plus(notice, now):
         raise _broken("start", "min_booking_notice",
                       f"Starts too soon: this pet needs {notice} notice "
                       "(and no booking starts in the past).")
     horizon = resource.duration("max_booking_horizon")
-    if end > horizon.add_to(now):
+    if end > _plus(horizon, now):
         raise _broken("end", "max_booking_horizon",
                       f"Ends too far ahead: this pet is bookable up to {horizon} from now.")
     allowed = availability.allowed_intervals(resource.availability_constraints,

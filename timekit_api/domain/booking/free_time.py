@@ -56,20 +56,32 @@ def _engine_error(error: availability.AvailabilityError,
     return _invalid(field, problem)
 
 
+# Times and lengths far enough from the calendar's ends that the engine's arithmetic (a
+# window of 6 months, buffers, notice) never leaves the range of ``datetime``.
+EARLIEST, LATEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC), dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+LONGEST = dt.timedelta(days=366)
+
+
 def _time(request: dict, field: str, now: dt.datetime) -> dt.datetime:
     try:
-        return parse_relative_or_absolute(request[field], now)
+        moment = parse_relative_or_absolute(request[field], now)
     except (InvalidTime, InvalidDuration) as error:
         raise _invalid(field, str(error)) from None
-    except OverflowError:
+    except (OverflowError, ValueError):  # e.g. "9999999 months" from now
         raise _invalid(field, "Out of range.") from None
+    if not EARLIEST <= moment <= LATEST:
+        raise _invalid(field, "Out of range (years 1970 to 9000).")
+    return moment
 
 
 def _duration_text(request: dict, field: str) -> str:
     try:
-        return str(parse_duration(request[field]))
+        duration = parse_duration(request[field])
     except InvalidDuration as error:
         raise _invalid(field, str(error)) from None
+    if duration.months > 12 or duration.fixed > LONGEST:
+        raise _invalid(field, "At most a year.")
+    return str(duration)
 
 
 def _resources(pet_ids: list[int]) -> list[resources.ResourceView]:
@@ -98,7 +110,7 @@ def _busy(views, start: dt.datetime, end: dt.datetime, buffer: dt.timedelta):
 
 def _buffer(request: dict) -> dt.timedelta:
     try:
-        return parse_duration(request["buffer"]).as_timedelta()
+        return parse_duration(_duration_text(request, "buffer")).as_timedelta()
     except InvalidDuration as error:
         raise _invalid("buffer", str(error)) from None
 
