@@ -129,6 +129,7 @@ class TestSettings:
 
     @pytest.mark.parametrize(("field", "value"), [
         ("timezone", "Mars/Olympus"), ("timezone", ""), ("timezone", 3),
+        ("timezone", "Europe"),  # a folder of the zone database: OSError, not "not found"
         ("graphs", ["nope"]), ("graphs", "instant"), ("graphs", [1]),
         ("availability_constraints", [{"allow_hourz": {}}]),
         ("availability_constraints", [{"allow_hours": {"start": 9}}]),
@@ -195,6 +196,11 @@ class TestBookingRules:
         late = dt.datetime(9999, 12, 31, 22, tzinfo=UTC)
         refused = place.book(late, late + dt.timedelta(hours=1))
         assert refused.status_code == 400 and "end" in refused.json["errors"]
+
+    def test_customer_timezone_naming_a_folder_is_400(self, place):
+        refused = place.book(at(0, 10), at(0, 11), customer={
+            "name": "M", "email": "m@example.com", "timezone": "Europe"})
+        assert refused.status_code == 400 and "customer" in refused.json["errors"]
 
     def test_inside_every_rule_is_allowed(self, place):
         place.set(timezone="Europe/Oslo", max_booking_length="2 hours",
@@ -437,6 +443,7 @@ class TestBadInput:
         ({"to": "7 months"}, "to"),
         ({"from": "2027-01-01T00:00:00Z", "to": "2027-07-02T00:00:00Z"}, "to"),
         ({"output_timezone": "Mars/Base"}, "output_timezone"),
+        ({"output_timezone": "Europe"}, "output_timezone"),
         ({"mode": "fastest"}, "mode"),
         ({"length": "1 eon"}, "length"), ({"length": "0 minutes"}, "length"),
         ({"length": "1 month"}, "length"),

@@ -76,7 +76,7 @@ class ResourceView:
 def _timezone(value: object) -> str:
     try:
         ZoneInfo(value)  # type: ignore[arg-type]
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # "Europe" is a folder
         raise ValueError("Not a known IANA time zone (e.g. Europe/Oslo).") from None
     return value  # type: ignore[return-value]
 
