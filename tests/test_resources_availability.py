@@ -256,6 +256,18 @@ class TestBookingRules:
         assert overlap.status_code == 409 and "start" in overlap.json["errors"]
         assert place.book(at(0, 11, ) + dt.timedelta(minutes=30), at(0, 12)).status_code == 201
 
+    def test_buffer_holds_when_a_waiting_booking_is_entered(self, place):
+        place.set(buffer="30 minutes")
+        waiting = place.client.post("/v2/bookings", headers=place.booker, json={
+            k: v for k, v in booking_body(place.pet, at(0, 11), at(0, 12)).items()
+            if k != "action"})
+        assert waiting.status_code == 201  # not live: nothing to keep apart from yet
+        assert place.book(at(0, 10), at(0, 11) - dt.timedelta(minutes=15),
+                          who=place.stranger).status_code == 201
+        entered = place.client.put(f"/v2/bookings/{waiting.json['data']['id']}/create",
+                                   headers=place.booker)
+        assert entered.status_code == 409 and "buffer" in entered.json["errors"]
+
 
 # --- availability: constraints, modes, bad input -----------------------------------------------
 
@@ -546,3 +558,16 @@ def test_live_booking_limit_is_exact_under_concurrency(wide_server):
     assert statuses == [201] * 3 + [400] * 5, [r.text for r in responses]
     page = requests.get(f"{url}/bookings", headers=owner, timeout=30).json()
     assert page["total"] == 3
+
+
+def test_demo_data_opens_every_graph_on_the_demo_pets(runner, client, api):
+    assert runner.invoke(args=["load-demo"]).exit_code == 0
+    for pet_id in (1, 10):
+        assert client.get(f"/v2/resources/{pet_id}").json["graphs"] == list(GRAPHS)
+    booker = api.user("visitor")
+    start = next_monday()
+    made = client.post("/v2/bookings", headers=booker, json=booking_body(
+        1, start + dt.timedelta(hours=10), start + dt.timedelta(hours=11), graph="instant"))
+    assert made.status_code == 201, made.json
+    assert runner.invoke(args=["load-demo"]).exit_code == 0  # idempotent, settings kept
+    assert client.get("/v2/resources/1").json["graphs"] == list(GRAPHS)

@@ -254,9 +254,22 @@ def check_resource_rules(data: dict, booker_id: int, now: dt.datetime) -> None:
     resources.check_booking(resource, graph=data["graph"], start=start, end=end, now=now)
     resources.check_live_limit(resource, held_bookings(resource.id, booker_id))
     if "action" in data:  # goes live now: keep the pet's buffer around other live bookings
-        gap = resources.max_buffer([resource])
-        resources.check_buffer(resource, start, end,
-                               busy_intervals([resource.id], start - gap, end + gap)[resource.id])
+        _check_buffer(resource, start, end)
+
+
+def check_buffer_on_entry(booking: Booking) -> None:
+    """A booking that waited in ``initialized`` keeps the pet's buffer when it goes live
+    (unless the pet's owner made it). The pet must be locked."""
+    resource = resources.get_resource(booking.resource_id)
+    if resource.owner_id != booking.booker_id:
+        _check_buffer(resource, booking.starts_at, booking.ends_at)
+
+
+def _check_buffer(resource, start: dt.datetime, end: dt.datetime) -> None:
+    gap = resources.max_buffer([resource])
+    if gap:
+        busy = busy_intervals([resource.id], start - gap, end + gap)[resource.id]
+        resources.check_buffer(resource, start, end, busy)
 
 
 def apply_action(booking_id, action: str, actor_id: int,
@@ -271,6 +284,8 @@ def apply_action(booking_id, action: str, actor_id: int,
         db.session.refresh(booking)  # the state may have changed before we got the lock
         transition = GRAPHS[booking.graph].transition(booking.state, action)
         access.require_booking_actor(transition, view.roles)
+        if transition.source == INITIAL_STATE and transition.target in LIVE_STATES:
+            check_buffer_on_entry(booking)  # issue 15: the pet's buffer
         _apply(booking, transition, actor_id, message)
         return view
 
