@@ -468,6 +468,8 @@ class TestBadInput:
         ({"from": "9999-12-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}, "from"),
         ({"length": "9999999 weeks"}, "length"), ({"buffer": "9999999 minutes"}, "buffer"),
         ({"timeslot_increments": "13 months"}, "timeslot_increments"),
+        ({"to": "6 months", "timeslot_increments": "1 minute"}, "timeslot_increments"),
+        ({"to": "6 months", "length": "1 minute"}, "length"),
     ])
     def test_400_naming_the_field(self, place, change, field):
         body = {"resources": [place.pet], **change}

@@ -84,6 +84,23 @@ def _duration_text(request: dict, field: str) -> str:
     return str(duration)
 
 
+# An answer lists at most this many (slot, pet) pairs before the engine runs: 6 months at
+# 15-minute increments for one pet (17,520 slots), or a week at 5 minutes for 50 pets in
+# `mutual` (100,800). Larger requests are 400s naming the field to change, so that one public
+# request can neither take seconds of CPU nor build a response of tens of megabytes.
+MAX_ANSWER = 101_000
+
+
+def _bound_answer(start, end, step_text: str, listed: int, field: str) -> None:
+    try:
+        step = parse_duration(step_text).as_timedelta()
+    except InvalidDuration:
+        return  # months: the engine refuses them with its own message
+    if step and (end - start) // step * listed > MAX_ANSWER:
+        raise _invalid(field, "Too many slots for one answer: choose a longer increment, a "
+                              "shorter window or fewer resources.")
+
+
 def _resources(pet_ids: list[int]) -> list[resources.ResourceView]:
     if not 1 <= len(pet_ids) <= availability.MAX_RESOURCES:
         raise _invalid("resources", f"Give 1 to {availability.MAX_RESOURCES} pet ids.")
@@ -127,6 +144,9 @@ def find_availability(request: dict, now: dt.datetime) -> list[OfferedSlot]:
                  if request.get("timeslot_increments") is not None else None)
     buffer = _buffer(request)
     views = _resources(request["resources"])
+    listed = len(views) if request["mode"] in ("mutual", "exclusive") else 1
+    _bound_answer(start, end, increment or length, listed,
+                  "timeslot_increments" if increment else "length")
     try:
         slots = availability.free_slots(
             _busy(views, start, end, buffer), mode=request["mode"], start=start, end=end,
@@ -148,6 +168,8 @@ def find_time(request: dict, now: dt.datetime) -> list[OfferedSlot]:
     buffer = _buffer(request)
     end = _time({"future": future}, "future", now)
     views = _resources(request["resources"])
+    step = "15 minutes" if request["all_solutions"] is True else length
+    _bound_answer(now, end, step, len(views), "future")
     try:
         slots = availability.findtime(
             _busy(views, now, end, buffer), future=future, length=length, buffer=buffer,
