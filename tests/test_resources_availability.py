@@ -504,6 +504,16 @@ def test_a_slot_availability_offered_can_be_booked(live_server):
         "availability_constraints": [{"allow_hours": {"start": 9, "end": 17}},
                                      {"block_weekends": {}}]})
     assert settings.status_code == 200, settings.text
+    read = requests.get(f"{url}/resources/{pet}", timeout=30)  # anonymous
+    assert read.status_code == 200 and read.json() == settings.json()
+    assert requests.put(f"{url}/resources/{pet}", headers=rival, json={"graphs": []},
+                        timeout=30).status_code == 403
+    assert requests.get(f"{url}/resources/999999", timeout=30).status_code == 404
+    found = requests.post(f"{url}/findtime", json={"resources": [pet], "future": "1 week"},
+                          timeout=30)
+    assert found.status_code == 200 and found.json()["data"], found.text
+    assert requests.post(f"{url}/findtime", json={"resources": [pet], "future": "1 year"},
+                         timeout=30).json()["errors"].keys() == {"future"}
     ask = {"resources": [pet], "from": "now", "to": "2 weeks", "length": "1 hour",
            "timeslot_increments": "30 minutes", "output_timezone": "Europe/Oslo"}
     offered = requests.post(f"{url}/availability", json=ask, timeout=30)
