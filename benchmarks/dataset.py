@@ -9,7 +9,9 @@ order; the benchmark signs in as that user with a pre-issued token.
 from __future__ import annotations
 
 import datetime as dt
+import random
 import time
+import uuid
 
 import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
@@ -19,6 +21,7 @@ from timekit_api.database import db
 from timekit_api.database.migrate import upgrade_to_head
 from timekit_api.database.models import (
     ApiToken,
+    Booking,
     Category,
     Credential,
     Order,
@@ -39,6 +42,13 @@ API_KEY = "live_api_key_" + "0123456789abcdefghijABCDEFGHIJ0123456789"
 CATEGORIES = 10
 TAGS = 50
 CHUNK = 5000
+# Availability scenarios (issue 15): pet 1 has AVAILABILITY_BOOKINGS live bookings in the
+# coming four weeks; pets 2..51 (MUTUAL_PETS of them) a few night-time bookings each in the
+# coming week, so that `mutual` intersects 50 different busy sets and still finds days free.
+AVAILABILITY_PET = 1
+AVAILABILITY_BOOKINGS = 1000
+MUTUAL_PETS = 50
+MUTUAL_BOOKINGS_PER_PET = 5
 
 
 def pet_fields(pet_id: int) -> dict:
@@ -98,6 +108,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
                               for i, tag in enumerate(fields["tags"])]
                 conn.execute(sa.insert(Pet), rows)
                 conn.execute(sa.insert(PetTag), links)
+            conn.execute(sa.insert(Booking), availability_bookings(pets))
             conn.execute(sa.insert(Order), [
                 {"id": n, "pet_id": n % pets + 1, "quantity": 1, "status": "placed",
                  "complete": False, "owner_id": 1} for n in range(1, orders + 1)])
@@ -106,7 +117,33 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
         engine.dispose()
     return {"pets": pets, "users": users, "orders": orders, "tags": TAGS,
             "username": USERNAME, "password": PASSWORD, "token": TOKEN, "api_key": API_KEY,
+            "availability_pet": AVAILABILITY_PET,
+            "mutual_pets": list(range(2, 2 + min(MUTUAL_PETS, pets - 1))),
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def availability_bookings(pets: int) -> list[dict]:
+    """Confirmed bookings from the next hour on (relative to now: the scenarios ask from
+    "now"). Pet 1: 10 minutes every 20 minutes, 1,000 of them (about two weeks busy, two
+    free); pets 2..51: 30 minutes at random night hours (00-07 UTC) of the coming week."""
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    base = now + dt.timedelta(hours=1)
+    rng = random.Random(15)
+
+    def row(pet_id, start, minutes):
+        return {"id": str(uuid.uuid4()), "graph": "instant", "state": "confirmed",
+                "resource_id": pet_id, "booker_id": 1, "starts_at": start,
+                "ends_at": start + dt.timedelta(minutes=minutes), "what": "benchmark",
+                "customer_name": "Bench", "customer_email": "bench@example.com",
+                "created_at": now, "updated_at": now}
+
+    rows = [row(AVAILABILITY_PET, base + dt.timedelta(minutes=20 * n), 10)
+            for n in range(AVAILABILITY_BOOKINGS)]
+    for pet_id in range(2, 2 + min(MUTUAL_PETS, pets - 1)):
+        for _ in range(MUTUAL_BOOKINGS_PER_PET):
+            day = base.replace(hour=0) + dt.timedelta(days=rng.randrange(1, 7))
+            rows.append(row(pet_id, day + dt.timedelta(minutes=30 * rng.randrange(16)), 30))
+    return rows
 
 
 def check_documents(pets: int) -> None:

@@ -84,6 +84,21 @@ def booking(ds: dict, rng: random.Random) -> Request:
     return "POST", f"{PREFIX}/bookings", json.dumps(body, separators=(",", ":"))
 
 
+def availability_one_pet(ds: dict, rng: random.Random) -> Request:
+    body = {"resources": [ds["availability_pet"]], "from": "now", "to": "4 weeks",
+            "length": "1 hour", "timeslot_increments": "30 minutes"}
+    return "POST", f"{PREFIX}/availability", json.dumps(body, separators=(",", ":"))
+
+
+def availability_mutual(ds: dict, rng: random.Random) -> Request:
+    body = {"mode": "mutual", "resources": ds["mutual_pets"], "from": "now", "to": "1 week",
+            "length": "1 hour"}
+    return "POST", f"{PREFIX}/availability", json.dumps(body, separators=(",", ":"))
+
+
+MEMORY_QUERIES = 1000  # availability_memory: repeated one-pet queries, RSS before and after
+
+
 # Booking windows: minute slots from 2030 on. Every load-generator run gets its own block of
 # slots, so no two requests of the whole benchmark ask for the same window.
 WINDOW_EPOCH = int(dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp())
@@ -138,7 +153,37 @@ OPERATIONS = [
     Operation("list_bookings", "GET /bookings?limit=50&page=1",
               lambda ds, rng: ("GET", f"{PREFIX}/bookings?limit=50&page=1", ""), auth=True,
               optional=f"{PREFIX}/bookings"),
+    # One connection: the targets are the latency of one query (with 8 connections on one
+    # core, p50 would measure the queue of 8 queries instead).
+    Operation("availability_one_pet", "POST /availability (1 pet, 4 weeks, 1 h slots every "
+              "30 min, 1,000 live bookings; 1 connection)", availability_one_pet, count=1,
+              connections=1),
+    Operation("availability_mutual_50", "POST /availability (50 pets, 1 week, mutual; "
+              "1 connection)", availability_mutual, count=1, connections=1),
 ]
+
+
+def memory_after_repeats(service: Server, request: Request, headers: dict,
+                         count: int) -> dict:
+    """RSS before and after ``count`` identical requests on one keep-alive connection:
+    memory must stay flat (nothing cached per request grows without bound)."""
+    before = service.memory()
+    conn = http.client.HTTPConnection("127.0.0.1", service.port, timeout=60)
+    method, path, body = request
+    failed = 0
+    try:
+        for _ in range(count):
+            conn.request(method, path, body=body.encode() or None, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            failed += not 200 <= response.status < 300
+    finally:
+        conn.close()
+    after = service.memory()
+    return {"label": f"POST /availability x {count}: RSS before and after",
+            "queries": count, "failed": failed, "rss_before_mib": before.get("VmRSS"),
+            "rss_after_mib": after.get("VmRSS"),
+            "growth_mib": round(after.get("VmRSS", 0) - before.get("VmRSS", 0), 1)}
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -314,6 +359,16 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
             print(f"   {op.name}: {figures['rps']:.0f} req/s ratio {figures['ratio']:.3f} "
                   f"p50 {figures['p50_ms']} ms p99 {figures['p99_ms']} ms "
                   f"failed {figures['failed']}", flush=True)
+        if not args.only or "availability_memory" in args.only:
+            figures = memory_after_repeats(
+                service, availability_one_pet(ds, random.Random(0)),
+                {"Content-Type": "application/json"}, 50 if args.smoke else MEMORY_QUERIES)
+            result["availability_memory"] = figures
+            if figures["failed"]:
+                failures.append(f"availability_memory: {figures['failed']} failed requests")
+            print(f"   availability_memory: RSS {figures['rss_before_mib']} -> "
+                  f"{figures['rss_after_mib']} MiB over {figures['queries']} queries",
+                  flush=True)
         result["memory_mib"] = service.memory()
     finally:
         log = service.stop()
@@ -391,6 +446,20 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
                      f"{result['pets']} pets",
                      f"{failed} failed, {result['database_locked']} locked",
                      failed == 0 and result["database_locked"] == 0))
+    for pets in sorted(by_pets):
+        for name, limit in (("availability_one_pet", 15), ("availability_mutual_50", 100)):
+            figures = op(pets, name)
+            if figures:
+                rows.append((f"{name} p50 <= {limit} ms, {pets} pets",
+                             f"{figures['p50_ms']} ms (p99 {figures['p99_ms']} ms, ratio "
+                             f"{figures['ratio']:.3f})", figures["p50_ms"] <= limit))
+    for result in results:
+        memory = result.get("availability_memory")
+        if memory:
+            rows.append((f"availability memory flat over {memory['queries']} queries "
+                         f"(<= 2 MiB growth), {result['pets']} pets",
+                         f"{memory['rss_before_mib']} -> {memory['rss_after_mib']} MiB",
+                         memory["growth_mib"] <= 2))
     for result in results:
         if result["pets"] >= 100000 and result.get("memory_mib"):
             hwm = result["memory_mib"].get("VmHWM")
@@ -427,6 +496,11 @@ def markdown(report: dict) -> str:
         lines += ["", f"Server memory after the run: VmHWM {mem.get('VmHWM')} MiB, VmRSS "
                       f"{mem.get('VmRSS')} MiB. 'database is locked' in the server log: "
                       f"{result['database_locked']}.", ""]
+        memory = result.get("availability_memory")
+        if memory:
+            lines += [f"Availability memory: VmRSS {memory['rss_before_mib']} MiB before and "
+                      f"{memory['rss_after_mib']} MiB after {memory['queries']} repeated "
+                      f"one-pet queries ({memory['failed']} failed).", ""]
     lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for name, measured, met in report["targets"]:
         lines.append(f"| {name} | {measured} | {'yes' if met else 'NO'} |")

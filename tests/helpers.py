@@ -32,11 +32,16 @@ import sqlalchemy as sa
 from timekit_api import create_app
 from timekit_api.database import db
 from timekit_api.database.migrate import upgrade_to_head
+from timekit_api.domain.booking import GRAPHS
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_HASH = "pbkdf2:sha256:1000"  # real hashing, cheap enough for hundreds of users
 TEST_DATABASE_URL = os.environ.get("TIMEKIT_TEST_DATABASE_URL")
 PASSWORD = "secret-pw"
+# Resource settings under which the booking tests' bookings (2030 and later, any graph, by
+# anyone) are allowed: tests of the engine's states and races, not of the owner's rules.
+OPEN_SETTINGS = {"graphs": list(GRAPHS), "max_booking_horizon": "1200 months",
+                 "max_booking_length": "52 weeks", "max_live_bookings_per_booker": 10000}
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -109,11 +114,27 @@ class Api:
         self.signup(username)
         return bearer(self.login(username))
 
+    def open_for_booking(self, headers, pet_id: int, **settings) -> dict:
+        """The owner lets others book the pet with every graph, years ahead (the defaults
+        allow ``confirm_decline`` only, up to 6 months ahead), plus ``settings``."""
+        response = self.client.put(f"{self.prefix}/resources/{pet_id}",
+                                   json={**OPEN_SETTINGS, **settings}, headers=headers)
+        assert response.status_code == 200, response.json
+        return response.json
+
     def add_pet(self, headers, **fields) -> dict:
         body = {"name": "doggie", "photoUrls": ["u"], "status": "available", **fields}
         response = self.client.post(f"{self.prefix}/pet", json=body, headers=headers)
         assert response.status_code == 200, response.json
         return response.json
+
+
+def http_open_for_booking(url: str, headers: dict, pet_id: int, **settings) -> dict:
+    """``Api.open_for_booking`` against a live server."""
+    response = requests.put(f"{url}/resources/{pet_id}", json={**OPEN_SETTINGS, **settings},
+                            headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 # --- signing up and in over HTTP (requests against a live server) ------------------------------

@@ -49,6 +49,13 @@ class World:
         self.booker = api.user("booker")
         self.stranger = api.user("stranger")
         self.pet = api.add_pet(self.owner)["id"]
+        api.open_for_booking(self.owner, self.pet)
+        self.api = api
+
+    def another_pet(self):
+        pet = self.api.add_pet(self.owner)["id"]
+        self.api.open_for_booking(self.owner, pet)
+        return pet
 
     def headers(self, who):
         return {"booker": self.booker, "owner": self.owner, "stranger": self.stranger}[who]
@@ -376,7 +383,7 @@ class TestOverlap:
 
     def test_other_pets_do_not_block(self, world, api, client):
         world.booking_in("instant", "confirmed")
-        other = api.add_pet(world.owner)["id"]
+        other = world.another_pet()
         response = client.post("/v2/bookings", headers=world.booker, json=booking_body(
             other, graph="instant", action="confirm"))
         assert response.status_code == 201
@@ -530,7 +537,7 @@ class TestList:
         assert response.json["type"] == "error"
 
     def test_search(self, world, client, api):
-        other_pet = api.add_pet(world.owner)["id"]
+        other_pet = world.another_pet()
         confirmed = world.booking_in("instant", "confirmed", start=day(1)[0], end=day(1)[1])
         tentative = world.booking_in("confirm_decline", "tentative", start=day(2)[0],
                                      end=day(2)[1])

@@ -13,7 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from helpers import bearer, free_port, http_token, start_server, waitress_serve_command
+from helpers import (
+    bearer,
+    free_port,
+    http_open_for_booking,
+    http_token,
+    start_server,
+    waitress_serve_command,
+)
 
 RACERS = 8
 WINDOW = {"start": "2030-05-01T10:00:00+02:00", "end": "2030-05-01T11:00:00+02:00"}
@@ -29,6 +36,7 @@ def setup_pet(url: str) -> tuple[dict, list[dict], int]:
     pet = requests.post(f"{url}/pet", json={"name": "rex", "photoUrls": []}, headers=owner,
                         timeout=30)
     assert pet.status_code == 200, pet.text
+    http_open_for_booking(url, owner, pet.json()["id"])
     return owner, bookers, pet.json()["id"]
 
 

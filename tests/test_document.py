@@ -126,6 +126,21 @@ def test_tour_of_the_api_matches_the_document(client, api, violations):
     c.get("/v2/store/order/0", headers=bob)                                          # 400
     c.delete(f"/v2/store/order/{oid}", headers=bob)
     c.delete(f"/v2/store/order/{oid}", headers=bob)                                  # 404
+    # resource settings and availability
+    c.get(f"/v2/resources/{pid}")
+    c.get("/v2/resources/999")                                                       # 404
+    c.put(f"/v2/resources/{pid}", headers=alice, json={
+        "graphs": ["confirm_decline", "instant"], "max_booking_horizon": "1200 months",
+        "availability_constraints": [{"allow_hours": {"start": 9, "end": 17}}]})
+    c.put(f"/v2/resources/{pid}", headers=bob, json={"graphs": ["instant"]})         # 403
+    c.put(f"/v2/resources/{pid}", headers=alice, json={"timezone": "Mars/Base"})     # 400
+    c.put(f"/v2/resources/{pid}", json={})                                           # 401
+    c.post("/v2/availability", json={"resources": [pid], "to": "3 days",
+                                     "output_timezone": "Europe/Oslo"})
+    c.post("/v2/availability", json={"resources": [pid], "from": "2 days", "to": "1 day"})
+    c.post("/v2/availability", data="x", content_type="text/plain")                  # 415
+    c.post("/v2/findtime", json={"resources": [pid], "future": "2 days"})
+    c.post("/v2/findtime", json={"resources": [999]})                                # 400
     # bookings
     booking = c.post("/v2/bookings", headers=bob, json={
         "graph": "confirm_decline", "action": "create", "resource_id": pid,

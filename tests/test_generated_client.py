@@ -207,7 +207,9 @@ def test_booking_flow(gen, server):
     _, booker = signed_in(gen, server, header="Authorization")
     pet = op(gen, "booking", "post_v2_pet").sync(client=owner, body=m.Pet(name="dog",
                                                                          photo_urls=[]))
-    start = dt.datetime(2030, 3, 1, 10, tzinfo=dt.UTC)
+    # inside the pet's default settings: confirm_decline, within 6 months
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).replace(minute=0, second=0,
+                                                                    microsecond=0)
     created = op(gen, "booking", "post_v2_bookings").sync(client=booker, body=m.BookingCreate(
         graph=m.BookingCreateGraph.CONFIRM_DECLINE, action="create", resource_id=pet.id,
         start=start, end=start + dt.timedelta(hours=1), what="Walk",

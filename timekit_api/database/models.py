@@ -231,6 +231,26 @@ class Booking(db.Model):
         lazy="selectin")
 
 
+class ResourceSettings(db.Model):
+    """How a pet may be booked by others (contract section 6). One row per pet, written the
+    first time its owner changes a setting; a pet without a row has the defaults
+    (``domain/resources.py``). Durations are stored as Timekit's text ("2 hours")."""
+
+    __tablename__ = "resource_settings"
+
+    pet_id: Mapped[int] = mapped_column(sa.ForeignKey("pets.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    graphs: Mapped[list] = mapped_column(sa.JSON)
+    availability_constraints: Mapped[list] = mapped_column(sa.JSON)
+    min_booking_notice: Mapped[str] = mapped_column(sa.String(32))
+    max_booking_horizon: Mapped[str] = mapped_column(sa.String(32))
+    max_booking_length: Mapped[str] = mapped_column(sa.String(32))
+    buffer: Mapped[str] = mapped_column(sa.String(32))
+    max_live_bookings_per_booker: Mapped[int] = mapped_column(sa.Integer)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CatalogVersion(db.Model):
     """One row whose number grows with every write to a pet (see ``catalog.py``): the
     cheap question "has any pet changed?" that lets each process reuse its pet lists.

@@ -112,3 +112,16 @@ class IdempotencyKeyReused(DomainError):
 
 class IdempotencyInFlight(Conflict):
     """The first request with this ``Idempotency-Key`` is still running."""
+# --- resource settings and availability (contract sections 6 and 7) -------------------------
+
+class InvalidResourceSettings(Invalid):
+    """A resource setting out of its range (unknown timezone or graph, bad duration...)."""
+
+
+class BookingRuleBroken(Invalid):
+    """A booking by someone other than the pet's owner breaks one of the pet's settings."""
+
+
+class InvalidAvailabilityRequest(Invalid):
+    """An availability or findtime request the engine cannot answer; ``errors`` names the
+    field."""

@@ -171,7 +171,7 @@ def _zone(value: str | ZoneInfo, what: str) -> ZoneInfo:
         return value
     try:
         return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # "Europe" is a folder
         raise AvailabilityError(f"{what}: {value!r} is not an IANA timezone") from None
 
 

@@ -43,7 +43,7 @@ class Timestamp(fields.AwareDateTime):
 def valid_timezone(name: str) -> None:
     try:
         zoneinfo.ZoneInfo(name)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):  # "Europe": a folder
         raise ma.ValidationError("Not a known IANA time zone (e.g. Europe/Oslo).") from None
 
 
