@@ -1,9 +1,10 @@
 """Pet lists and the inventory, reused by each process until any pet changes.
 
 ``findByStatus``, ``findByTags`` and the inventory read many rows, and the same answer is
-asked for again and again between writes. Every ORM write to a pet (insert, update,
-delete) bumps ``catalog_version.version`` in the same transaction, so any instance on the
-database can ask, with one primary-key read, whether its cached answer is still current.
+asked for again and again between writes. Every write to a pet (insert, delete, update of
+a column the wire shows), whatever path it takes, bumps ``catalog_version.version`` in the
+same transaction: a database trigger does it (``database/triggers.py``), so any instance on
+the database can ask, with one primary-key read, whether its cached answer is still current.
 The version is read *before* the answer is computed, so an answer is never filed under a
 version older than the data it holds. The row's random ``epoch`` tells databases apart, so
 a process serving several (or a recreated one) never mixes their answers.
@@ -13,32 +14,17 @@ from __future__ import annotations
 
 import collections
 import threading
-import uuid
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
 from ..database import db
-from ..database.models import CatalogVersion, Pet
+from ..database.models import CatalogVersion
 
 MAX_CACHED_BYTES = 24 * 1024 * 1024  # per process; one 100,000-pet list is ~20 MiB
 
 _versions = CatalogVersion.__table__
 READ_VERSION = sa.select(_versions.c.epoch, _versions.c.version).where(_versions.c.id == 1)
-BUMP_VERSION = (sa.update(_versions).where(_versions.c.id == 1)
-                .values(version=_versions.c.version + 1))
-
-
-def _bump(mapper, connection, target) -> None:
-    if connection.execute(BUMP_VERSION).rowcount == 0:
-        connection.execute(sa.insert(_versions).values(id=1, epoch=uuid.uuid4().hex, version=1))
-
-
-for _change in ("after_insert", "after_update", "after_delete"):
-    event.listen(Pet, _change, _bump)
-
-
 class AnswerCache:
     """Answers keyed by (question, catalog version), bounded in bytes, oldest out first."""
 

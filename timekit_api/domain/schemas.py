@@ -19,6 +19,11 @@ INT64 = validate.Range(min=MIN_INT64, max=MAX_INT64)
 PET_STATUSES = ("available", "pending", "sold")
 ORDER_STATUSES = ("placed", "approved", "delivered")
 USERNAME = validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE)
+# Pet limits (contract section 1); uploads count against MAX_PHOTO_URLS too.
+MAX_PET_NAME = 255
+MAX_PHOTO_URLS = 100
+MAX_PHOTO_URL_LENGTH = 2048
+MAX_TAGS = 100
 
 
 class WireSchema(ma.Schema):
@@ -53,13 +58,20 @@ class TagSchema(WireSchema):
     name = Text()
 
 
+class NamedValue(fields.Nested):
+    """A category or tag: an object ``{id, name}``, stored as sent; the message says so."""
+
+    default_error_messages = {"type": "Expected an object {id, name}."}
+
+
 class PetSchema(WireSchema):
     id = Int64()
-    category = fields.Nested(CategorySchema)
-    name = Text(required=True, metadata={"example": "doggie"})
-    photo_urls = fields.List(Text(2048), required=True, data_key="photoUrls",
-                             validate=validate.Length(max=100))
-    tags = fields.List(fields.Nested(TagSchema), validate=validate.Length(max=100))
+    category = NamedValue(CategorySchema)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PET_NAME),
+                         metadata={"example": "doggie"})
+    photo_urls = fields.List(Text(MAX_PHOTO_URL_LENGTH), required=True, data_key="photoUrls",
+                             validate=validate.Length(max=MAX_PHOTO_URLS))
+    tags = fields.List(NamedValue(TagSchema), validate=validate.Length(max=MAX_TAGS))
     status = fields.String(validate=validate.OneOf(PET_STATUSES),
                            metadata={"description": "pet status in the store"})
 

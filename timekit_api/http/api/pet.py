@@ -27,7 +27,7 @@ class Pets(MethodView):
                     _415="Body is not JSON")
     def post(self, data):
         """Add a new pet to the store"""
-        return json_response(pets.add_pet(data, current_user_id()).document)
+        return json_response(pets.add_pet(data, current_user_id()))
 
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetSchema, error_status_code=405,
@@ -37,7 +37,7 @@ class Pets(MethodView):
                     _405="Validation exception", _415="Body is not JSON")
     def put(self, data):
         """Update an existing pet"""
-        return json_response(pets.replace_pet(data, current_user_id()).document)
+        return json_response(pets.replace_pet(data, current_user_id()))
 
 
 @blp.route("/findByStatus")
