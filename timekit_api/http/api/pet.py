@@ -19,6 +19,7 @@ blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
 
 @blp.route("")
 class Pets(MethodView):
+    @blp.operation("addPet")
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetSchema, error_status_code=405,
                    description="Pet object that needs to be added to the store")
@@ -29,6 +30,7 @@ class Pets(MethodView):
         """Add a new pet to the store"""
         return json_response(pets.add_pet(data, current_user_id()))
 
+    @blp.operation("updatePet")
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetSchema, error_status_code=405,
                    description="Pet object that needs to be added to the store")
@@ -42,6 +44,7 @@ class Pets(MethodView):
 
 @blp.route("/findByStatus")
 class PetsByStatus(MethodView):
+    @blp.operation("findPetsByStatus")
     @blp.arguments(schemas.StatusQuerySchema, location="query")
     @blp.response(200, schemas.PetSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid status value")
@@ -55,6 +58,7 @@ class PetsByStatus(MethodView):
 
 @blp.route("/findByTags")
 class PetsByTags(MethodView):
+    @blp.operation("findPetsByTags")
     @blp.arguments(schemas.TagsQuerySchema, location="query")
     @blp.response(200, schemas.PetSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid tag value")
@@ -69,6 +73,7 @@ class PetsByTags(MethodView):
 
 @blp.route("/<id:petId>")
 class PetById(MethodView):
+    @blp.operation("getPetById")
     @blp.response(200, schemas.PetSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Pet not found")
     def get(self, petId):
@@ -78,6 +83,7 @@ class PetById(MethodView):
         """
         return json_response(pets.pet_document(petId))
 
+    @blp.operation("updatePetWithForm")
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetFormSchema, location="form", error_status_code=405)
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
@@ -88,6 +94,7 @@ class PetById(MethodView):
         pets.update_fields(petId, current_user_id(), form)
         return api_response(str(petId))
 
+    @blp.operation("deletePet")
     @blp.login_required("write:pets")
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Pet not found")
@@ -102,6 +109,7 @@ class PetById(MethodView):
 
 @blp.route("/<id:petId>/uploadImage")
 class PetImageUpload(MethodView):
+    @blp.operation("uploadFile")
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetUploadSchema, location="multipart")
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
@@ -123,6 +131,7 @@ class PetImageUpload(MethodView):
 
 
 @blp.route("/<id:petId>/images/<id:imageId>", endpoint="image")
+@blp.operation("getPetImage")
 @blp.fails_with(_400="Invalid ID supplied", _404="Image not found")
 @blp.doc(responses={"200": {"description": "the image bytes", "content": {
     ct: {"schema": {"type": "string", "format": "binary"}}

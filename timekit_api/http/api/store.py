@@ -14,6 +14,7 @@ blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 
 @blp.route("/inventory")
 class Inventory(MethodView):
+    @blp.operation("getInventory")
     @blp.response(200, schemas.InventorySchema, description="successful operation")
     def get(self):
         """Returns pet inventories by status
@@ -25,6 +26,7 @@ class Inventory(MethodView):
 
 @blp.route("/order")
 class Orders(MethodView):
+    @blp.operation("placeOrder")
     @blp.login_required()
     @blp.arguments(schemas.OrderSchema, description="order placed for purchasing the pet")
     @blp.response(200, schemas.OrderSchema, description="successful operation")
@@ -37,6 +39,7 @@ class Orders(MethodView):
 
 @blp.route("/order/<id:orderId>")
 class OrderById(MethodView):
+    @blp.operation("getOrderById")
     @blp.login_required()
     @blp.response(200, schemas.OrderSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Order not found")
@@ -47,6 +50,7 @@ class OrderById(MethodView):
         """
         return orders.get_order(orderId, current_user_id())
 
+    @blp.operation("deleteOrder")
     @blp.login_required()
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Order not found")
