@@ -50,13 +50,26 @@ class TestAddPet:
         (pet_body(name=7), "name"),
         (pet_body(tags="a"), "tags"),
         (pet_body(extra=1), "extra"),
-        (pet_body(category={"id": 1, "name": "x", "color": "red"}), "category"),
+        (pet_body(category={"id": 1, "name": "x", "color": "red"}), "category.color"),
+        (pet_body(category="dog"), "category"),
+        (pet_body(tags=[{"name": "a"}, 3]), "tags[1]"),
+        (pet_body(name=""), "name"),
+        (pet_body(name="x" * 256), "name"),
+        (pet_body(photoUrls=["u"] * 101), "photoUrls"),
+        (pet_body(photoUrls=["u" * 2049]), "photoUrls[0]"),
+        (pet_body(tags=[{"name": "t"}] * 101), "tags"),
     ])
     def test_invalid_body_is_405_naming_the_field(self, client, alice, body, field):
         response = client.post("/v2/pet", json=body, headers=alice)
         assert response.status_code == 405
         assert response.json["code"] == 405
         assert field in response.json["errors"]
+
+    def test_messages_name_the_wire_field_and_what_is_expected(self, client, alice):
+        response = client.post("/v2/pet", json=pet_body(tags=[3], category="dog"),
+                               headers=alice)
+        assert response.json["errors"] == {"tags[0]": ["Expected an object {id, name}."],
+                                           "category": ["Expected an object {id, name}."]}
 
     def test_body_that_is_not_json_is_415(self, client, alice):
         response = client.post("/v2/pet", data="name=x", headers=alice,
@@ -146,7 +159,7 @@ class TestFindByStatus:
     def test_unknown_status_is_400(self, client, pets):
         response = client.get("/v2/pet/findByStatus?status=lost")
         assert response.status_code == 400
-        assert "status" in response.json["errors"]
+        assert "status[0]" in response.json["errors"]
 
     def test_full_pet_objects_are_returned(self, client, api, alice):
         api.add_pet(alice, tags=[{"name": "x"}], category={"name": "C"})

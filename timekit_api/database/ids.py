@@ -32,6 +32,11 @@ CLIENT_CHOSEN_ID_TABLES = ("users", "pets", "orders")
 # their ids, and must never name other bytes later).
 COUNTED_ID_TABLES = (*CLIENT_CHOSEN_ID_TABLES, "pet_images")
 MAX_SERVER_ID = 2**53 - 1
+# Where a table's counter starts, the first time it is needed (a database made before
+# counters, or rows inserted with explicit ids): after its largest id up to here. Larger
+# ones were chosen by clients (server ids used to be max + 1 and stay small); the counter
+# skips any of them it meets.
+COUNTER_START_CEILING = 2**32
 MAX_ATTEMPTS = 10_000
 
 
@@ -41,13 +46,14 @@ class IdsExhausted(RuntimeError):
 
 def next_counted_id(connection: sa.Connection, table: sa.Table) -> int:
     """SQLite: the next id of ``table`` that no row has, from its ``id_counters`` row (which
-    starts after the largest id at or below the limit, the first time it is needed)."""
+    starts after the largest id up to ``COUNTER_START_CEILING``, the first time it is
+    needed)."""
     column = table.primary_key.columns.values()[0]
     advance = sa.text("UPDATE id_counters SET last_id = last_id + 1 WHERE table_name = :t "
                       "RETURNING last_id")
     start = sa.text(f"INSERT OR IGNORE INTO id_counters (table_name, last_id) "  # noqa: S608
                     f"SELECT :t, coalesce(max({column.name}), 0) FROM {table.name} "
-                    f"WHERE {column.name} <= {MAX_SERVER_ID}")
+                    f"WHERE {column.name} <= {COUNTER_START_CEILING}")
     taken = sa.select(column).where(column == sa.bindparam("n"))
     for _ in range(MAX_ATTEMPTS):
         found = connection.execute(advance, {"t": table.name}).scalar()

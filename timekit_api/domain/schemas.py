@@ -48,30 +48,31 @@ def Text(max_length=255, **kwargs):
     return fields.String(validate=validate.Length(max=max_length), **kwargs)
 
 
+NAMED_VALUE_MESSAGES = {"type": "Expected an object {id, name}."}
+
+
 class CategorySchema(WireSchema):
+    error_messages = NAMED_VALUE_MESSAGES
+
     id = Int64()
     name = Text()
 
 
 class TagSchema(WireSchema):
+    error_messages = NAMED_VALUE_MESSAGES
+
     id = Int64()
     name = Text()
 
 
-class NamedValue(fields.Nested):
-    """A category or tag: an object ``{id, name}``, stored as sent; the message says so."""
-
-    default_error_messages = {"type": "Expected an object {id, name}."}
-
-
 class PetSchema(WireSchema):
     id = Int64()
-    category = NamedValue(CategorySchema)
+    category = fields.Nested(CategorySchema)
     name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PET_NAME),
                          metadata={"example": "doggie"})
     photo_urls = fields.List(Text(MAX_PHOTO_URL_LENGTH), required=True, data_key="photoUrls",
                              validate=validate.Length(max=MAX_PHOTO_URLS))
-    tags = fields.List(NamedValue(TagSchema), validate=validate.Length(max=MAX_TAGS))
+    tags = fields.List(fields.Nested(TagSchema), validate=validate.Length(max=MAX_TAGS))
     status = fields.String(validate=validate.OneOf(PET_STATUSES),
                            metadata={"description": "pet status in the store"})
 

@@ -12,6 +12,7 @@ from flask_smorest import abort
 from ...domain import pets, schemas
 from ..auth import current_user_id
 from ..blueprint import Blueprint
+from ..parser import naming_invalid_ids
 from ..responses import api_response, json_response
 
 blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
@@ -32,7 +33,7 @@ class Pets(MethodView):
 
     @blp.operation("updatePet")
     @blp.login_required("write:pets")
-    @blp.arguments(schemas.PetSchema, error_status_code=405,
+    @blp.arguments(naming_invalid_ids(schemas.PetSchema()), error_status_code=405,
                    description="Pet object that needs to be added to the store")
     @blp.response(200, schemas.PetSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Pet not found",
