@@ -217,12 +217,7 @@ class OAuthTokenResponseSchema(ma.Schema):
     scope = fields.String()
 
 
-class InventorySchema(ma.Schema):
-    """A map of pet status to the number of pets in it."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    available = fields.Integer()
-    pending = fields.Integer()
-    sold = fields.Integer()
+# ``GET /store/inventory``: a map of pet status to the number of pets in it, documented as
+# the official definition does (a map, so generated clients return a plain dict).
+INVENTORY = {"type": "object", "additionalProperties": {"type": "integer", "format": "int32"},
+             "example": {"available": 7, "pending": 2, "sold": 1}}

@@ -15,7 +15,7 @@ blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 @blp.route("/inventory")
 class Inventory(MethodView):
     @blp.operation("getInventory")
-    @blp.response(200, schemas.InventorySchema, description="successful operation")
+    @blp.response(200, schemas.INVENTORY, description="successful operation")
     def get(self):
         """Returns pet inventories by status
 
