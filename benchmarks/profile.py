@@ -62,6 +62,8 @@ def main() -> None:
         op = operations[name]
         rng = random.Random(name)
         headers = {"Authorization": f"Bearer {ds['token']}"} if op.auth else {}
+        if op.accept:
+            headers["Accept"] = op.accept
         requests = [op.make(ds, rng) for _ in range(200)]
 
         def environ_for(request, headers=headers):

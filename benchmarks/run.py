@@ -52,6 +52,7 @@ class Operation:
     optional: str | None = None  # a path answering 404 means "not deployed yet": skipped
     count: int = 2000  # distinct requests in the file the load generator cycles through
     notes: str = ""
+    accept: str | None = None  # an Accept header (the XML scenario)
 
 
 def pet_body(fields: dict, **changes) -> str:
@@ -103,6 +104,9 @@ def fill_window(body: str, slot: int) -> str:
 OPERATIONS = [
     Operation("get_pet", "GET /pet/{id}",
               lambda ds, rng: ("GET", f"{PREFIX}/pet/{rng.randint(1, ds['pets'])}", "")),
+    Operation("get_pet_xml", "GET /pet/{id} as XML (Accept: application/xml)",
+              lambda ds, rng: ("GET", f"{PREFIX}/pet/{rng.randint(1, ds['pets'])}", ""),
+              accept="application/xml"),
     Operation("find_by_status", "GET /pet/findByStatus (a third of the pets)",
               lambda ds, rng: ("GET", f"{PREFIX}/pet/findByStatus?status=available", "")),
     Operation("find_by_tags", "GET /pet/findByTags (one tag of 50: 4% of the pets)",
@@ -276,6 +280,8 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                 continue
             rng = random.Random(f"{op.name}-{pets}")
             headers = {"Authorization": f"Bearer {ds['token']}"} if op.auth else {}
+            if op.accept:
+                headers["Accept"] = op.accept
             requests = [op.make(ds, rng) for _ in range(1 if args.smoke else op.count)]
             if any(body for _, _, body in requests):
                 headers["Content-Type"] = "application/json"

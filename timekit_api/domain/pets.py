@@ -3,7 +3,7 @@
 A pet is one row: its columns, with ``category`` and ``tags`` stored as the JSON values the
 client sent (no shared rows: two pets may call category 7 "dog" and "cat"). Every write of a
 body goes through :func:`_save`. There is no stored copy of the wire JSON to keep in step:
-each read asks the database to render it from the columns (:func:`wire_json`), one prebuilt
+each read asks the database to render it from the columns (:class:`PetJson`), one prebuilt
 query for one pet (:func:`pet_document`), one query whose single value the database builds
 for a list (:func:`documents_where`), reused per process until a pet changes (``catalog.py``,
 whose version and the ``findByTags`` index are kept by database triggers). Measurements behind
@@ -12,11 +12,11 @@ each read path: benchmarks/PROFILE.md.
 
 from __future__ import annotations
 
-import functools
 import threading
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from ..database import db
 from ..database.models import Pet, PetImage, PetTagName
@@ -37,36 +37,41 @@ from .schemas import MAX_PHOTO_URLS, PET_STATUSES
 _pets = Pet.__table__.c
 
 
-def wire_json(dialect: str):
-    """The SQL expression of a pet's wire JSON, built by the database from its columns:
-    the PetSchema's fields in its order, absent (NULL) ones left out, as the reference
-    server does. SQLite: RFC 7396's merge patch onto ``{}`` drops the null members;
-    PostgreSQL: ``json_strip_nulls``."""
-    if dialect == "sqlite":
-        return sa.func.json_patch("{}", sa.func.json_object(
-            "id", _pets.id, "category", sa.func.json(_pets.category), "name", _pets.name,
-            "photoUrls", sa.func.json(_pets.photo_urls), "tags", sa.func.json(_pets.tags),
-            "status", _pets.status))
-    if dialect == "postgresql":
-        return sa.cast(sa.func.json_strip_nulls(sa.func.json_build_object(
-            "id", _pets.id, "category", _pets.category, "name", _pets.name,
-            "photoUrls", _pets.photo_urls, "tags", _pets.tags, "status", _pets.status)),
-            sa.Text)
-    raise RuntimeError(f"no pet rendering for the {dialect} dialect")
+class PetJson(sa.sql.expression.ColumnElement):
+    """The SQL expression of a pet's wire JSON, built by the database from its columns: the
+    PetSchema's fields in its order, absent (NULL) ones left out, as the reference server
+    does. One element compiled per dialect (so statements are prebuilt once): SQLite merges
+    the object onto ``{}`` (RFC 7396's merge patch drops null members); PostgreSQL strips
+    the nulls with ``json_strip_nulls``."""
+
+    type = sa.Text()
+    inherit_cache = True
 
 
-@functools.cache
-def _pet_document_query(dialect: str):
-    return sa.select(wire_json(dialect)).where(_pets.id == sa.bindparam("id"))
+@compiles(PetJson, "sqlite")
+def _pet_json_sqlite(element, compiler, **kw):
+    return compiler.process(sa.func.json_patch("{}", sa.func.json_object(
+        "id", _pets.id, "category", sa.func.json(_pets.category), "name", _pets.name,
+        "photoUrls", sa.func.json(_pets.photo_urls), "tags", sa.func.json(_pets.tags),
+        "status", _pets.status)), **kw)
 
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
+@compiles(PetJson, "postgresql")
+def _pet_json_postgresql(element, compiler, **kw):
+    return compiler.process(sa.cast(sa.func.json_strip_nulls(sa.func.json_build_object(
+        "id", _pets.id, "category", _pets.category, "name", _pets.name,
+        "photoUrls", _pets.photo_urls, "tags", _pets.tags, "status", _pets.status)),
+        sa.Text), **kw)
+
+
+PET_JSON = PetJson()
+PET_DOCUMENT = (sa.select(PET_JSON).select_from(Pet.__table__)
+                .where(_pets.id == sa.bindparam("id")))
 
 
 def pet_document(pet_id: int) -> str:
     """The wire JSON of one pet (the GET pet read path)."""
-    document = db.session.scalar(_pet_document_query(_dialect()), {"id": pet_id})
+    document = db.session.scalar(PET_DOCUMENT, {"id": pet_id})
     if document is None:
         raise PetNotFound("Pet not found")
     return document
@@ -79,13 +84,12 @@ def documents_where(where) -> bytes:
     """A JSON array of the stored documents of the pets matching ``where``: one query whose
     one value the database builds (no Python object per pet), one list at a time per
     process (memory; benchmarks/PROFILE.md, "pet lists")."""
-    dialect = _dialect()
-    ordered = (sa.select(wire_json(dialect).label("document")).where(where)
-               .order_by(_pets.id).subquery())
+    ordered = (sa.select(PET_JSON.label("document")).select_from(Pet.__table__)
+               .where(where).order_by(_pets.id).subquery())
     joined = sa.func.coalesce(sa.func.aggregate_strings(ordered.c.document, ","), "")
     array = sa.literal("[") + joined + sa.literal("]")
     with _one_list_at_a_time:
-        if dialect == "sqlite":
+        if db.session.get_bind().dialect.name == "sqlite":
             # SQLite hands the array over as bytes: not also held as ``str``.
             return db.session.scalar(sa.select(sa.cast(array, sa.LargeBinary)))
         return db.session.scalar(sa.select(array)).encode()

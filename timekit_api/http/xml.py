@@ -158,9 +158,10 @@ def init_app(app: Flask) -> None:
         root = OBJECT_ROOTS.get(request.blueprint)
         if root is None:
             return response
-        response.vary.add("Accept")
-        if response.mimetype != "application/json" or response.direct_passthrough \
-                or not wants_xml():
+        vary = response.headers.get("Vary")  # (not ``response.vary``: parsing it costs)
+        response.headers["Vary"] = f"{vary}, Accept" if vary else "Accept"
+        if not wants_xml() or response.mimetype != "application/json" \
+                or response.direct_passthrough:
             return response
         root = ENDPOINT_ROOTS.get(request.endpoint, root)
         response.set_data(dumps(orjson.loads(response.get_data()), root))
