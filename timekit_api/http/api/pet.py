@@ -13,7 +13,7 @@ from ...domain import pets, schemas
 from ..auth import current_user_id
 from ..blueprint import Blueprint
 from ..parser import naming_invalid_ids
-from ..responses import api_response, json_response
+from ..responses import answer_response, api_response, json_response
 
 blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
 
@@ -54,7 +54,7 @@ class PetsByStatus(MethodView):
 
         Multiple status values can be provided with comma separated strings
         """
-        return json_response(pets.documents_by_status(args["status"]))
+        return answer_response(pets.documents_by_status(args["status"]))
 
 
 @blp.route("/findByTags")
@@ -69,7 +69,7 @@ class PetsByTags(MethodView):
         Muliple tags can be provided with comma separated strings. Use tag1, tag2, tag3 for
         testing. Each matching pet appears once.
         """
-        return json_response(pets.documents_by_tags(args["tags"]))
+        return answer_response(pets.documents_by_tags(args["tags"]))
 
 
 @blp.route("/<id:petId>")

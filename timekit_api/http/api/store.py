@@ -7,7 +7,7 @@ from flask.views import MethodView
 from ...domain import orders, pets, schemas
 from ..auth import current_user_id
 from ..blueprint import Blueprint
-from ..responses import api_response, json_response
+from ..responses import answer_response, api_response
 
 blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 
@@ -21,7 +21,7 @@ class Inventory(MethodView):
 
         Returns a map of status codes to quantities
         """
-        return json_response(pets.inventory())
+        return answer_response(pets.inventory())
 
 
 @blp.route("/order")
