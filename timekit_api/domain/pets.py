@@ -47,6 +47,7 @@ class PetJson(sa.sql.expression.ColumnElement):
 
     type = sa.Text()
     inherit_cache = True
+    _traverse_internals = []  # no state: one cache key, so statements compile once
 
 
 @compiles(PetJson, "sqlite")
