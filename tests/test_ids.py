@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from helpers import PNG
 from timekit_api.database import db
 from timekit_api.database.models import User
 
@@ -80,8 +81,6 @@ def test_server_ids_stay_within_2_53_whatever_ids_clients_chose(api, client, ali
 def test_image_urls_are_never_reused_for_other_bytes(api, client, alice):
     """Deleting the newest image (with its pet) must not hand its id, and so its URL, to
     the next upload; a pet recreated with the same id gets new URLs too."""
-    from helpers import PNG
-
     def upload(pet_id, data):
         response = client.post(f"/v2/pet/{pet_id}/uploadImage", headers=alice,
                                data={"file": (io.BytesIO(data), "a.png")},
