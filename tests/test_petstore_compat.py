@@ -10,6 +10,7 @@ TIMEKIT_TEST_DATABASE_URL, on PostgreSQL.
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import io
 import os
 import subprocess
@@ -324,3 +325,23 @@ def test_every_write_path_leaves_one_consistent_pet(live_server, server_database
     assert pets[301]["name"] == "core" and 103 not in pets
     bulk = requests.get(f"{url}/pet/findByTags", params={"tags": "bulk"}, timeout=10).json()
     assert [pet["id"] for pet in bulk] == [101, 102]
+
+
+def test_concurrent_uploads_never_pass_100_photo_urls(live_server):
+    """The pet's row is locked before its photoUrls are read: racing uploads add exactly up
+    to the limit, the others are 409, none is lost and none is a 5xx."""
+    url = live_server.url
+    session = http_session(url, "uploader")
+    assert session.post(f"{url}/pet", json={"id": 9, "name": "x", "photoUrls": ["u"] * 95},
+                        timeout=10).status_code == 200
+    headers = dict(session.headers)
+
+    def upload(_):
+        return requests.post(f"{url}/pet/9/uploadImage", headers=headers, timeout=60,
+                             files={"file": ("a.png", PNG, "image/png")}).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(upload, range(8)))
+    assert statuses == [200] * 5 + [409] * 3, statuses
+    urls = requests.get(f"{url}/pet/9", timeout=10).json()["photoUrls"]
+    assert len(urls) == 100 and len(set(urls[95:])) == 5
