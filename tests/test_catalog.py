@@ -46,13 +46,16 @@ def test_cache_is_bounded_in_memory_and_on_disk():
         session.connection.return_value.execute.return_value.first.return_value = ("e", 7)
         first = cache.get("a", writes["a"])
         assert (first.data, first.path) == (b"12345", None)
-        cache.get("b", writes["b"])  # 5 + 6 > 10: "a" leaves
-        assert [key[0] for key in cache._entries] == ["b"]
+        cache.get("b", writes["b"])  # 5 + 6 > 10: "a" moves to a file
+        assert [key[0] for key in cache._entries] == ["a", "b"]
+        moved = cache._entries[("a", "e", 7)]
+        assert moved.data is None and moved.read() == b"12345"
         big = cache.get("big", writes["big"])
         assert big.data is None and big.read() == b"x" * 50
         with big.open() as reader:
-            assert cache.get("bigger", writes["bigger"]).read() == b"y" * 60  # evicts "big"
-            assert not os.path.exists(big.path)
+            # 5 + 50 + 60 > 100: the oldest files go ("a", then "big")
+            assert cache.get("bigger", writes["bigger"]).read() == b"y" * 60
+            assert not os.path.exists(big.path) and not os.path.exists(moved.path)
             assert reader.read() == b"x" * 50  # a reader that opened it first still reads
         huge = cache.get("huge", writes["huge"])  # over the disk budget: served, not kept
         assert huge.read() == b"z" * 101 and ("huge", "e", 7) not in cache._entries

@@ -14,7 +14,8 @@ Large answers live in temporary files, not in the process's memory: a 100,000-pe
 process's peak memory. An answer is written to its file in chunks as the database hands the
 rows over, and served from the file (``http/responses.py``: ``wsgi.file_wrapper``), so
 neither computing nor serving it holds the whole list in memory. Small answers (the
-inventory, short lists) stay in memory. Measurements: benchmarks/PROFILE.md.
+inventory, lists up to 1 MiB) stay in memory within a small budget; the least recently used
+of them move to files beyond it. Measurements: benchmarks/PROFILE.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import sqlalchemy as sa
 from ..database import db
 from ..database.models import CatalogVersion
 
-SMALL_ANSWER_BYTES = 64 * 1024  # kept in memory below this
+SMALL_ANSWER_BYTES = 1024 * 1024  # kept in memory up to this (while the budget allows)
 MAX_MEMORY_BYTES = 4 * 1024 * 1024  # small answers, per process
 MAX_FILE_BYTES = 256 * 1024 * 1024  # large answers, per process, on disk
 
@@ -116,16 +117,28 @@ class AnswerCache:
                 return self._uncached(answer)
             self._entries[key] = answer
             self._account(answer, +1)
-            for over_budget, in_memory in ((lambda: self._memory > self.max_memory, True),
-                                           (lambda: self._files > self.max_files, False)):
-                for old_key in [k for k, a in self._entries.items()
-                                if (a.data is not None) == in_memory]:
-                    if not over_budget():
-                        break
-                    old = self._entries.pop(old_key)
-                    self._account(old, -1)
-                    old.discard()
+            # Over the memory budget, the least recently used answers in memory move to
+            # files (answering them stays cheap); over the disk budget, the oldest go.
+            for old_key in [k for k, a in self._entries.items() if a.data is not None]:
+                if self._memory <= self.max_memory:
+                    break
+                old = self._entries[old_key]
+                self._account(old, -1)
+                self._entries[old_key] = self._to_file(old)
+                self._account(self._entries[old_key], +1)
+            for old_key in [k for k, a in self._entries.items() if a.data is None]:
+                if self._files <= self.max_files:
+                    break
+                old = self._entries.pop(old_key)
+                self._account(old, -1)
+                old.discard()
         return answer
+
+    def _to_file(self, answer: Answer) -> Answer:
+        descriptor, path = tempfile.mkstemp(dir=self._folder.name, suffix=".json")
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(answer.data)
+        return Answer(None, path, answer.size)
 
     def _account(self, answer: Answer, sign: int) -> None:
         if answer.data is not None:
