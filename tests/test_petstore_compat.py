@@ -194,6 +194,15 @@ EXTERNAL_DTD = b"""<?xml version="1.0"?><!DOCTYPE Pet SYSTEM "http://127.0.0.1:9
 <Pet><name>x</name><photoUrls/></Pet>"""
 
 
+DEEP = b"<Pet><name>x</name><photoUrls/>" + b"<a>" * 50000 + b"</a>" * 50000 + b"</Pet>"
+
+
+def test_unknown_and_deeply_nested_xml_elements_are_named_not_a_crash(client, alice):
+    response = client.post("/v2/pet", data=DEEP, headers={**alice, **XML})
+    assert response.status_code in (400, 405), response.data
+    assert b"<ApiResponse>" in response.data
+
+
 @pytest.mark.parametrize("body", [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_DTD,
                                   b"<Pet><name>x</name>", b"\xff\xfe<", b"<Pet>&undefined;</Pet>"])
 def test_hostile_or_broken_xml_is_400(client, alice, body):
