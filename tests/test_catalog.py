@@ -64,6 +64,13 @@ def test_cache_is_bounded_in_memory_and_on_disk():
     assert os.listdir(cache._folder.name) == []
 
 
+def test_a_forked_process_gets_its_own_answer_files():
+    cache = catalog.AnswerCache(small=0)
+    parent_folder = cache._folder_path()
+    cache._folder_pid = -1  # as seen from a forked child
+    assert cache._folder_path() != parent_folder and cache._entries == {}
+
+
 def test_a_recreated_database_never_gets_old_answers(tmp_path):
     """Versions restart at 0 in a new database; the random epoch keeps answers apart."""
     counts = []

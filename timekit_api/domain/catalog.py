@@ -78,11 +78,24 @@ class AnswerCache:
         self._entries: collections.OrderedDict[tuple, Answer] = collections.OrderedDict()
         self._memory = self._files = 0
         self._lock = threading.Lock()
-        self._folder = tempfile.TemporaryDirectory(prefix="timekit-answers-")
+        self._folder = None
+        self._folder_pid = None
+
+    def _folder_path(self) -> str:
+        """This process's own folder, made on first use: a forked worker (a server that
+        preloads the app) must not share, or remove at its exit, its parent's files."""
+        if self._folder_pid != os.getpid():
+            with self._lock:
+                if self._folder_pid != os.getpid():
+                    self._entries.clear()
+                    self._memory = self._files = 0
+                    self._folder = tempfile.TemporaryDirectory(prefix="timekit-answers-")
+                    self._folder_pid = os.getpid()
+        return self._folder.name
 
     def compute(self, write: Callable[[BinaryIO], None]) -> Answer:
         """Run ``write`` into a new temporary file; small results move into memory."""
-        descriptor, path = tempfile.mkstemp(dir=self._folder.name, suffix=".json")
+        descriptor, path = tempfile.mkstemp(dir=self._folder_path(), suffix=".json")
         try:
             with os.fdopen(descriptor, "wb") as file:
                 write(file)
@@ -98,6 +111,7 @@ class AnswerCache:
         return Answer(data, None, size)
 
     def get(self, question, write: Callable[[BinaryIO], None]) -> Answer:
+        self._folder_path()
         version = db.session.connection().execute(READ_VERSION).first()
         if version is None:  # no pet was ever written: nothing worth keeping
             return self._uncached(self.compute(write))
@@ -135,7 +149,7 @@ class AnswerCache:
         return answer
 
     def _to_file(self, answer: Answer) -> Answer:
-        descriptor, path = tempfile.mkstemp(dir=self._folder.name, suffix=".json")
+        descriptor, path = tempfile.mkstemp(dir=self._folder.name, suffix=".json")  # locked
         with os.fdopen(descriptor, "wb") as file:
             file.write(answer.data)
         return Answer(None, path, answer.size)
