@@ -64,6 +64,8 @@ def main() -> None:
         rng = random.Random(name)
         headers = {"Authorization": f"Bearer {ds[op.credential]}"} if op.auth else {}
         headers.update(op.headers or {})
+        if op.accept:
+            headers["Accept"] = op.accept
         requests = [op.make(ds, rng) for _ in range(200)]
         slots = itertools.count()
 

@@ -54,6 +54,7 @@ class Operation:
     credential: str = "token"  # with ``auth``: the data set's "token" or "api_key"
     headers: dict | None = None  # more headers; "@SLOT@" becomes a number of its own per request
     notes: str = ""
+    accept: str | None = None  # an Accept header (the XML scenario)
 
 
 def pet_body(fields: dict, **changes) -> str:
@@ -120,6 +121,9 @@ def fill_window(body: str, slot: int) -> str:
 OPERATIONS = [
     Operation("get_pet", "GET /pet/{id}",
               lambda ds, rng: ("GET", f"{PREFIX}/pet/{rng.randint(1, ds['pets'])}", "")),
+    Operation("get_pet_xml", "GET /pet/{id} as XML (Accept: application/xml)",
+              lambda ds, rng: ("GET", f"{PREFIX}/pet/{rng.randint(1, ds['pets'])}", ""),
+              accept="application/xml"),
     Operation("find_by_status", "GET /pet/findByStatus (a third of the pets)",
               lambda ds, rng: ("GET", f"{PREFIX}/pet/findByStatus?status=available", "")),
     Operation("find_by_tags", "GET /pet/findByTags (one tag of 50: 4% of the pets)",
@@ -329,6 +333,8 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
             rng = random.Random(f"{op.name}-{pets}")
             headers = {"Authorization": f"Bearer {ds[op.credential]}"} if op.auth else {}
             headers.update(op.headers or {})
+            if op.accept:
+                headers["Accept"] = op.accept
             requests = [op.make(ds, rng) for _ in range(1 if args.smoke else op.count)]
             if any(body for _, _, body in requests):
                 headers["Content-Type"] = "application/json"

@@ -157,10 +157,10 @@ class TestCreate:
         ({"start": END, "end": START}, "end"),
         ({"what": ""}, "what"),
         ({"resource_id": "1"}, "resource_id"),
-        ({"customer": {"name": "M"}}, "customer"),
-        ({"customer": {"name": "M", "email": "not-an-email"}}, "customer"),
+        ({"customer": {"name": "M"}}, "customer.email"),
+        ({"customer": {"name": "M", "email": "not-an-email"}}, "customer.email"),
         ({"customer": {"name": "M", "email": "m@example.com", "timezone": "Mars/Base"}},
-         "customer"),
+         "customer.timezone"),
         ({"colour": "red"}, "colour"),
     ])
     def test_invalid_body_is_400_naming_the_field(self, client, world, change, field):

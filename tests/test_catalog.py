@@ -1,6 +1,9 @@
 """Pet lists and the inventory are reused between writes, and never stale, even when the
 write went through another instance on the same database."""
 
+import os
+from unittest import mock
+
 from helpers import Api, base_config, serving_app
 from timekit_api.domain import catalog
 
@@ -32,22 +35,40 @@ def test_write_through_another_instance_is_seen(app, client, api, alice, tmp_pat
     assert client.get("/v2/store/inventory").json["available"] == 2
 
 
-def test_cache_is_bounded_in_bytes():
-    cache = catalog.AnswerCache(max_bytes=10)
-    cache._entries[("a", 1)] = b"12345"
-    cache._bytes = 5
-
-    big, small = b"x" * 11, b"123456"
-    assert cache.max_bytes == 10
-    # an answer larger than the budget is served but never kept (no database needed here)
-    from unittest import mock
+def test_cache_is_bounded_in_memory_and_on_disk():
+    """Small answers stay in memory, large ones in files; both budgets hold, oldest out
+    first, and an evicted answer's file is gone (no database needed here)."""
+    cache = catalog.AnswerCache(max_memory=10, max_files=100, small=8)
+    writes = {name: (lambda out, data=data: out.write(data)) for name, data in {
+        "a": b"12345", "b": b"123456", "big": b"x" * 50, "bigger": b"y" * 60,
+        "huge": b"z" * 101}.items()}
     with mock.patch.object(catalog.db, "session") as session:
         session.connection.return_value.execute.return_value.first.return_value = ("e", 7)
-        assert cache.get("big", lambda: big) == big
-        assert ("big", "e", 7) not in cache._entries
-        assert cache.get("small", lambda: small) == small
-    assert ("small", "e", 7) in cache._entries and ("a", 1) not in cache._entries
-    assert cache._bytes == 6
+        first = cache.get("a", writes["a"])
+        assert (first.data, first.path) == (b"12345", None)
+        cache.get("b", writes["b"])  # 5 + 6 > 10: "a" moves to a file
+        assert [key[0] for key in cache._entries] == ["a", "b"]
+        moved = cache._entries[("a", "e", 7)]
+        assert moved.data is None and moved.read() == b"12345"
+        big = cache.get("big", writes["big"])
+        assert big.data is None and big.read() == b"x" * 50
+        with big.open() as reader:
+            # 5 + 50 + 60 > 100: the oldest files go ("a", then "big")
+            assert cache.get("bigger", writes["bigger"]).read() == b"y" * 60
+            assert not os.path.exists(big.path) and not os.path.exists(moved.path)
+            assert reader.read() == b"x" * 50  # a reader that opened it first still reads
+        huge = cache.get("huge", writes["huge"])  # over the disk budget: served, not kept
+        assert huge.read() == b"z" * 101 and ("huge", "e", 7) not in cache._entries
+    assert [key[0] for key in cache._entries] == ["b", "bigger"]
+    cache.clear()
+    assert os.listdir(cache._folder.name) == []
+
+
+def test_a_forked_process_gets_its_own_answer_files():
+    cache = catalog.AnswerCache(small=0)
+    parent_folder = cache._folder_path()
+    cache._folder_pid = -1  # as seen from a forked child
+    assert cache._folder_path() != parent_folder and cache._entries == {}
 
 
 def test_a_recreated_database_never_gets_old_answers(tmp_path):

@@ -6,7 +6,7 @@ any status the document does not declare for an operation and parses every body 
 document's models, so a wrong document fails here: fix the document (the flask-smorest
 decorators and schemas), not these tests.
 
-Operation modules follow the tag and the path (``op(gen, "booking", "post_v2_bookings")``);
+Operation modules follow the tag and the path (``op(gen, "booking", "post_bookings")``);
 a new flow is one more test: sign up with ``signed_in`` and call them.
 """
 
@@ -72,7 +72,7 @@ def gen(server, tmp_path_factory):
 
 
 def op(gen, tag: str, name: str):
-    """A generated operation module, e.g. ``op(gen, "booking", "post_v2_pet")``."""
+    """A generated operation module, e.g. ``op(gen, "booking", "add_pet")``."""
     return importlib.import_module(f"{PACKAGE}.api.{tag}.{name}")
 
 
@@ -90,10 +90,10 @@ def signed_in(gen, server, *, header: str = "api_key"):
     m = models(gen)
     client = anonymous(gen, server)
     name = "u" + uuid.uuid4().hex[:12]
-    created = op(gen, "user", "post_v2_user").sync(client=client, body=m.User(
+    created = op(gen, "user", "create_user").sync(client=client, body=m.User(
         username=name, password="pw-" + name, email=f"{name}@example.com"))
     assert isinstance(created, m.UserResponse) and created.username == name
-    token = op(gen, "user", "get_v2_user_login").sync(client=client, username=name,
+    token = op(gen, "user", "login_user").sync(client=client, username=name,
                                                       password="pw-" + name)
     assert isinstance(token, str) and token
     prefix = "" if header == "api_key" else "Bearer"
@@ -105,26 +105,26 @@ def signed_in(gen, server, *, header: str = "api_key"):
 def test_sign_up_and_sign_in_every_way(gen, server):
     m = models(gen)
     name, client = signed_in(gen, server)
-    me = op(gen, "user", "get_v2_user_username").sync(username=name, client=client)
+    me = op(gen, "user", "get_user_by_name").sync(username=name, client=client)
     assert isinstance(me, m.UserResponse) and me.email == f"{name}@example.com"
 
-    auth = op(gen, "authentication", "post_v2_auth").sync(
+    auth = op(gen, "authentication", "authenticate").sync(
         client=anonymous(gen, server),
         body=m.AuthRequest(email=f"{name}@example.com", password="pw-" + name))
     assert isinstance(auth, m.AuthResponse) and auth.data.email == f"{name}@example.com"
     bearer = gen.AuthenticatedClient(base_url=client._base_url, token=auth.data.api_token,
                                      raise_on_unexpected_status=True)
-    updated = op(gen, "user", "put_v2_user_username").sync(
+    updated = op(gen, "user", "update_user").sync(
         username=name, client=bearer, body=m.UserUpdate(username=name, first_name="Ada"))
     assert isinstance(updated, m.UserResponse) and updated.first_name == "Ada"
 
-    wrong = op(gen, "authentication", "post_v2_auth").sync_detailed(
+    wrong = op(gen, "authentication", "authenticate").sync_detailed(
         client=anonymous(gen, server), body=m.AuthRequest(email=f"{name}@example.com",
                                                           password="nope"))
     assert wrong.status_code == 401 and isinstance(wrong.parsed, m.Error)
 
-    assert isinstance(op(gen, "user", "get_v2_user_logout").sync(client=client), m.ApiResponse)
-    after = op(gen, "user", "get_v2_user_username").sync_detailed(username=name, client=client)
+    assert isinstance(op(gen, "user", "logout_user").sync(client=client), m.ApiResponse)
+    after = op(gen, "user", "get_user_by_name").sync_detailed(username=name, client=client)
     assert after.status_code == 401 and isinstance(after.parsed, m.Error)
 
 
@@ -132,71 +132,71 @@ def test_pet_flow(gen, server):
     m = models(gen)
     _, client = signed_in(gen, server)
     tag = "t" + uuid.uuid4().hex[:8]
-    pet = op(gen, "booking", "post_v2_pet").sync(client=client, body=m.Pet(
+    pet = op(gen, "booking", "add_pet").sync(client=client, body=m.Pet(
         name="doggie", photo_urls=["u1"], status=m.PetStatus.AVAILABLE,
         category=m.Category(name="Dogs"), tags=[m.Tag(name=tag)]))
     assert isinstance(pet, m.Pet) and pet.id >= 1 and pet.tags[0].name == tag
 
-    found = op(gen, "booking", "get_v_2_pet_find_by_status").sync(
-        client=client, status=[m.GetV2PetFindByStatusStatusItem.AVAILABLE])
+    found = op(gen, "booking", "find_pets_by_status").sync(
+        client=client, status=[m.FindPetsByStatusStatusItem.AVAILABLE])
     assert pet.id in [p.id for p in found]
-    by_tag = op(gen, "booking", "get_v_2_pet_find_by_tags").sync(client=client, tags=[tag])
+    by_tag = op(gen, "booking", "find_pets_by_tags").sync(client=client, tags=[tag])
     assert [p.id for p in by_tag] == [pet.id]
 
     pet.name, pet.status = "rex", m.PetStatus.PENDING
-    updated = op(gen, "booking", "put_v2_pet").sync(client=client, body=pet)
+    updated = op(gen, "booking", "update_pet").sync(client=client, body=pet)
     assert isinstance(updated, m.Pet) and (updated.name, updated.status) == ("rex", "pending")
-    form = op(gen, "booking", "post_v_2_pet_pet_id").sync(
+    form = op(gen, "booking", "update_pet_with_form").sync(
         pet.id, client=client, body=m.PetForm(name="max", status=m.PetFormStatus.SOLD))
     assert isinstance(form, m.ApiResponse)
-    got = op(gen, "booking", "get_v_2_pet_pet_id").sync(pet.id, client=client)
+    got = op(gen, "booking", "get_pet_by_id").sync(pet.id, client=client)
     assert (got.name, got.status) == ("max", "sold")
 
-    uploaded = op(gen, "booking", "post_v_2_pet_pet_id_upload_image").sync(
+    uploaded = op(gen, "booking", "upload_file").sync(
         pet.id, client=client, body=m.PetUpload(
             file=gen.types.File(payload=io.BytesIO(PNG), file_name="a.png",
                                 mime_type="image/png"),
             additional_metadata="front"))
     assert isinstance(uploaded, m.ApiResponse) and "front" in uploaded.message
-    image_url = op(gen, "booking", "get_v_2_pet_pet_id").sync(pet.id, client=client).photo_urls[-1]
+    image_url = op(gen, "booking", "get_pet_by_id").sync(pet.id, client=client).photo_urls[-1]
     image = requests.get(server.url.removesuffix("/v2") + image_url, timeout=10)
     assert image.headers["Content-Type"] == "image/png" and image.content == PNG
 
-    deleted = op(gen, "booking", "delete_v_2_pet_pet_id").sync(pet.id, client=client)
+    deleted = op(gen, "booking", "delete_pet").sync(pet.id, client=client)
     assert isinstance(deleted, m.ApiResponse)
-    gone = op(gen, "booking", "get_v_2_pet_pet_id").sync_detailed(pet.id, client=client)
+    gone = op(gen, "booking", "get_pet_by_id").sync_detailed(pet.id, client=client)
     assert gone.status_code == 404 and isinstance(gone.parsed, m.Error)
 
 
 def test_store_order_flow(gen, server):
     m = models(gen)
     _, client = signed_in(gen, server, header="Authorization")
-    pet = op(gen, "booking", "post_v2_pet").sync(client=client, body=m.Pet(name="cat",
+    pet = op(gen, "booking", "add_pet").sync(client=client, body=m.Pet(name="cat",
                                                                       photo_urls=[]))
-    inventory = op(gen, "store", "get_v2_store_inventory").sync(client=anonymous(gen, server))
-    assert isinstance(inventory, m.Inventory)
+    inventory = op(gen, "store", "get_inventory").sync(client=anonymous(gen, server))
+    assert isinstance(inventory, m.GetInventoryResponse200)  # a map, as the official one
 
-    order = op(gen, "store", "post_v2_store_order").sync(client=client, body=m.Order(
+    order = op(gen, "store", "place_order").sync(client=client, body=m.Order(
         pet_id=pet.id, quantity=2, status=m.OrderStatus.PLACED))
     assert isinstance(order, m.Order) and order.id >= 1 and order.quantity == 2
-    got = op(gen, "store", "get_v_2_store_order_order_id").sync(order.id, client=client)
+    got = op(gen, "store", "get_order_by_id").sync(order.id, client=client)
     assert isinstance(got, m.Order) and got.pet_id == pet.id
-    deleted = op(gen, "store", "delete_v_2_store_order_order_id").sync(order.id, client=client)
+    deleted = op(gen, "store", "delete_order").sync(order.id, client=client)
     assert isinstance(deleted, m.ApiResponse)
-    gone = op(gen, "store", "get_v_2_store_order_order_id").sync_detailed(order.id, client=client)
+    gone = op(gen, "store", "get_order_by_id").sync_detailed(order.id, client=client)
     assert gone.status_code == 404
 
 
 def test_oauth_password_grant(gen, server):
     m = models(gen)
     name, _ = signed_in(gen, server)
-    token = op(gen, "authentication", "post_v2_oauth_token").sync(
+    token = op(gen, "authentication", "issue_o_auth_token").sync(
         client=anonymous(gen, server), body=m.OAuthTokenRequest(
             grant_type="password", username=name, password="pw-" + name, scope="read:pets"))
     assert isinstance(token, m.OAuthTokenResponse) and token.scope == "read:pets"
     client = gen.AuthenticatedClient(base_url=server.url.removesuffix("/v2"),
                                      token=token.access_token, raise_on_unexpected_status=True)
-    refused = op(gen, "booking", "post_v2_pet").sync_detailed(
+    refused = op(gen, "booking", "add_pet").sync_detailed(
         client=client, body=m.Pet(name="x", photo_urls=[]))
     assert refused.status_code == 403 and isinstance(refused.parsed, m.Error)
 
@@ -205,19 +205,19 @@ def test_booking_flow(gen, server):
     m = models(gen)
     _, owner = signed_in(gen, server)
     _, booker = signed_in(gen, server, header="Authorization")
-    pet = op(gen, "booking", "post_v2_pet").sync(client=owner, body=m.Pet(name="dog",
+    pet = op(gen, "booking", "add_pet").sync(client=owner, body=m.Pet(name="dog",
                                                                          photo_urls=[]))
     # inside the pet's default settings: confirm_decline, within 6 months
     start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=7)).replace(minute=0, second=0,
                                                                     microsecond=0)
-    created = op(gen, "booking", "post_v2_bookings").sync(client=booker, body=m.BookingCreate(
+    created = op(gen, "booking", "post_bookings").sync(client=booker, body=m.BookingCreate(
         graph=m.BookingCreateGraph.CONFIRM_DECLINE, action="create", resource_id=pet.id,
         start=start, end=start + dt.timedelta(hours=1), what="Walk",
         customer=m.Customer(name="Marty", email="marty@example.com")))
     assert isinstance(created, m.BookingEnvelope) and created.data.state == "tentative"
     booking_id = created.data.id
 
-    act = op(gen, "booking", "put_v2_bookings_booking_id_action")
+    act = op(gen, "booking", "put_booking_action")
     wrong = act.sync_detailed(booking_id, "complete", client=booker)
     assert wrong.status_code in (403, 409) and isinstance(wrong.parsed, m.Error)
     confirmed = act.sync(booking_id, "confirm", client=owner,
@@ -226,11 +226,11 @@ def test_booking_flow(gen, server):
     cancelled = act.sync(booking_id, "cancel", client=booker)
     assert (cancelled.data.state, cancelled.data.completed) == ("cancelled", True)
 
-    got = op(gen, "booking", "get_v2_bookings_booking_id").sync(booking_id, client=owner)
+    got = op(gen, "booking", "get_booking_by_id").sync(booking_id, client=owner)
     assert got.data.state == "cancelled"
-    page = op(gen, "booking", "get_v2_bookings").sync(client=booker)
+    page = op(gen, "booking", "get_bookings").sync(client=booker)
     assert booking_id in [b.id for b in page.data]
-    deleted = op(gen, "booking", "delete_v2_bookings_booking_id").sync_detailed(
+    deleted = op(gen, "booking", "delete_booking_by_id").sync_detailed(
         booking_id, client=booker)
     assert deleted.status_code == 204
 

@@ -5,6 +5,8 @@ Runs on SQLite and, with TIMEKIT_TEST_DATABASE_URL, on PostgreSQL.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -85,29 +87,88 @@ def test_upgrade_from_the_first_migration_keeps_rows(bare_app):
     db_command(bare_app, "upgrade")
     assert current_revision(bare_app) == head_revision(bare_app)
     client = bare_app.test_client()
-    assert client.get("/v2/pet/42").json == {"id": 42, "name": "Rex"}
+    assert client.get("/v2/pet/42").json == {"id": 42, "name": "Rex", "photoUrls": ["u"],
+                                             "tags": [], "status": "available"}
     assert client.get("/v2/store/inventory").json["available"] == 1
     with bare_app.app_context():
         assert db.session.scalar(sa.text("SELECT username FROM users WHERE id = 7")) == "keeper"
 
 
-INITIAL_TABLES = ("users", "api_tokens", "login_throttle", "categories", "tags", "pets",
-                  "pet_tags", "pet_images", "orders")
-
-
-@pytest.mark.parametrize("tables", [INITIAL_TABLES, None], ids=["before-bookings", "all"])
-def test_database_made_before_migrations_is_adopted_with_its_rows(tmp_path, bare_app, tables):
-    """A quick-start SQLite file made by create_all (tables, no alembic_version) upgrades."""
+@pytest.mark.parametrize("made_by", ["first-release", "create_all"])
+def test_database_made_before_migrations_is_adopted_with_its_rows(tmp_path, bare_app, made_by):
+    """A quick-start SQLite file made by create_all (tables, no alembic_version) upgrades:
+    one of the first release (the initial schema) and one of today's models."""
     with bare_app.app_context():
-        db.metadata.create_all(db.engine, tables=tables and [
-            db.metadata.tables[name] for name in tables])
-        db.session.execute(sa.text("INSERT INTO tags (id, name) VALUES (3, 'old-tag')"))
+        if made_by == "create_all":
+            db.metadata.create_all(db.engine)
+        else:
+            db_command(bare_app, "upgrade", INITIAL_REVISION)
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE alembic_version"))
+        db.session.execute(sa.text(
+            "INSERT INTO users (id, username, email, timezone, password_hash, created_at) "
+            "VALUES (3, 'old-user', 'old@example.com', 'UTC', 'x', '2024-01-01 00:00:00')"))
         db.session.commit()
         db.engine.dispose()
     app = serving_app(base_config(tmp_path))  # AUTO_CREATE_SCHEMA on
     assert current_revision(app) == head_revision(app)
     assert schema_differences(app) == []
     with app.app_context():
-        assert db.session.scalar(sa.text("SELECT name FROM tags WHERE id = 3")) == "old-tag"
+        assert db.session.scalar(sa.text("SELECT username FROM users WHERE id = 3")) == "old-user"
         db.session.remove()
         db.engine.dispose()
+
+
+OLD_PETS = [  # id, category (id, name) or None, tags [(id, name)] in order, status
+    (1, (1, "Dogs"), [(2, "b"), (1, "a")], "available"),
+    (2, (1, "Dogs"), [(1, "a")], "sold"),
+    (3, (2, None), [], None),
+    (4, None, [(3, "c"), (2, "b")], "pending"),
+]
+
+
+def test_upgrade_from_0003_keeps_every_pet_as_it_read(bare_app):
+    """A database at 0003 (shared category and tag rows, stored documents) upgrades to
+    values in each pet: every pet, list and inventory reads back as before."""
+    db_command(bare_app, "upgrade", "0003")
+    before = {}
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO categories (id, name) VALUES (1, 'Dogs'), (2, NULL)"))
+        connection.execute(sa.text(
+            "INSERT INTO tags (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')"))
+        for pet_id, category, tags, status in OLD_PETS:
+            document = {"id": pet_id, "name": f"pet {pet_id}", "photoUrls": [f"u{pet_id}"],
+                        "tags": [{"id": i, "name": n} for i, n in tags]}
+            if category:
+                document["category"] = {k: v for k, v in zip(("id", "name"), category,
+                                                             strict=True) if v is not None}
+            if status:
+                document["status"] = status
+            before[pet_id] = document
+            connection.execute(sa.text(
+                "INSERT INTO pets (id, name, status, category_id, photo_urls, document, "
+                "booking_version) VALUES (:id, :name, :status, :category, :urls, :doc, 0)"),
+                {"id": pet_id, "name": document["name"], "status": status,
+                 "category": category and category[0], "urls": json.dumps(document["photoUrls"]),
+                 "doc": json.dumps(document)})
+            for position, (tag_id, _) in enumerate(tags):
+                connection.execute(sa.text(
+                    "INSERT INTO pet_tags (pet_id, tag_id, position) VALUES (:p, :t, :i)"),
+                    {"p": pet_id, "t": tag_id, "i": position})
+    db_command(bare_app, "upgrade")
+    assert schema_differences(bare_app) == []
+    client = bare_app.test_client()
+    for pet_id, document in before.items():
+        assert client.get(f"/v2/pet/{pet_id}").json == document
+    assert client.get("/v2/pet/findByStatus?status=available,pending,sold").json == [
+        before[1], before[2], before[4]]
+    # the index findByTags reads was filled by the migration
+    assert client.get("/v2/pet/findByTags?tags=a,c").json == [before[1], before[2], before[4]]
+    assert client.get("/v2/pet/findByTags?tags=b").json == [before[1], before[4]]
+    assert client.get("/v2/store/inventory").json == {"available": 1, "pending": 1, "sold": 1}
+    # and the triggers work from here on
+    with bare_app.app_context(), db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE pets SET status = 'sold', tags = '[]' WHERE id = 4"))
+    assert client.get("/v2/store/inventory").json == {"available": 1, "pending": 0, "sold": 2}
+    assert client.get("/v2/pet/findByTags?tags=b").json == [before[1]]

@@ -12,7 +12,7 @@ from flask_cors import CORS
 
 from . import commands, database, settings
 from .database.migrate import migrate
-from .http import docs, errors, health, logs
+from .http import docs, errors, health, logs, xml
 from .http.api import BLUEPRINTS
 from .http.auth import security_schemes
 from .http.blueprint import Api
@@ -63,6 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"]
                                + (blueprint.url_prefix or ""))
     docs.init_app(app)
+    xml.init_app(app)
     health.init_app(app)
     logs.init_app(app)
     commands.init_app(app)

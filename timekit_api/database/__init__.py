@@ -63,15 +63,19 @@ def run_in_transaction(work):
         raise
     db.session.commit()
     return result
+SQLITE_CACHE_KIB = 256  # SQLite's default is 2,000 KiB per connection
 
 
 def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """WAL lets readers run beside one writer; synchronous=NORMAL is safe with WAL and
-    much faster; SQLite leaves foreign keys off unless asked."""
+    much faster; SQLite leaves foreign keys off unless asked. A small page cache per
+    connection (SQLITE_CACHE_KIB): reads of a whole list pass through it without staying,
+    and the operating system caches the file anyway (benchmarks/PROFILE.md, memory)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 

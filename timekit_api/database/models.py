@@ -1,8 +1,8 @@
-"""SQLAlchemy models: the normalised store, plus each pet's cached JSON document.
+"""SQLAlchemy models: what the service stores, once.
 
-Pets are read far more often than written, so every write (``domain/pets.py``) refreshes
-``Pet.document``, the pet's wire JSON, inside the same transaction. Reads of one pet or of
-a list then cost one query and no serialisation (benchmarks/PROFILE.md).
+Each pet is one row (its category and tags are JSON values in it); what is derived from
+pets (the tag-name index, the catalog version) is maintained by database triggers
+(``triggers.py``), so no write path can leave them behind.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import BigId, UTCDateTime, db, utcnow
+from . import BigId, UTCDateTime, db, triggers, utcnow
 
 
 class User(db.Model):
@@ -95,55 +95,45 @@ class LoginThrottle(db.Model):
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
-class Category(db.Model):
-    __tablename__ = "categories"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
-
-
-class Tag(db.Model):
-    __tablename__ = "tags"
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    name: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
-
-
-class PetTag(db.Model):
-    __tablename__ = "pet_tags"
-
-    pet_id: Mapped[int] = mapped_column(sa.ForeignKey("pets.id", ondelete="CASCADE"),
-                                        primary_key=True)
-    tag_id: Mapped[int] = mapped_column(sa.ForeignKey("tags.id", ondelete="CASCADE"),
-                                        primary_key=True, index=True)
-    position: Mapped[int] = mapped_column(sa.Integer, default=0)
-
-    tag: Mapped[Tag] = relationship(lazy="joined")
-
-
 class Pet(db.Model):
+    """A pet as its client sent it: ``category`` and ``tags`` are JSON values stored exactly
+    as received (no shared rows), so no pet's write can change another pet. The wire JSON is
+    rendered from these columns by the database when read (``domain/pets.py``): there is no
+    second copy to keep in step."""
+
     __tablename__ = "pets"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(255))
     status: Mapped[str | None] = mapped_column(sa.String(16), index=True)
-    category_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("categories.id", ondelete="SET NULL"))
+    category: Mapped[dict | None] = mapped_column(sa.JSON(none_as_null=True))
     photo_urls: Mapped[list] = mapped_column(sa.JSON, default=list)
+    tags: Mapped[list | None] = mapped_column(sa.JSON(none_as_null=True))
     owner_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
-    # The wire JSON of this pet, refreshed by every write (see module docstring).
-    document: Mapped[str] = mapped_column(sa.Text, default="")
     # Bumped by every booking write: the row lock that serialises bookings per pet.
     booking_version: Mapped[int] = mapped_column(sa.Integer, default=0)
 
-    category: Mapped[Category | None] = relationship(lazy="joined")
-    pet_tags: Mapped[list[PetTag]] = relationship(
-        order_by=PetTag.position, cascade="all, delete-orphan", lazy="selectin")
 
-    @property
-    def tags(self) -> list[Tag]:
-        return [pet_tag.tag for pet_tag in self.pet_tags]
+class PetTagName(db.Model):
+    """The tag names of each pet, for ``findByTags``. Written only by database triggers on
+    ``pets`` (``triggers.py``), so it follows every write, whatever path it takes."""
+
+    __tablename__ = "pet_tag_names"
+
+    pet_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255), primary_key=True, index=True)
+
+
+class IdCounter(db.Model):
+    """The next server-assigned id of a table on SQLite (PostgreSQL uses its sequences):
+    SQLite's own ``max(id) + 1`` would follow a client's ``"id": 2**62`` and reuse the ids
+    of deleted rows (``ids.py``)."""
+
+    __tablename__ = "id_counters"
+
+    table_name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_id: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 class PetImage(db.Model):
@@ -252,7 +242,8 @@ class ResourceSettings(db.Model):
 
 
 class CatalogVersion(db.Model):
-    """One row whose number grows with every write to a pet (see ``catalog.py``): the
+    """One row whose number grows with every write to a pet (a database trigger,
+    ``triggers.py``; read by ``domain/catalog.py``): the
     cheap question "has any pet changed?" that lets each process reuse its pet lists.
     ``epoch`` is random per database, so a recreated database never matches old answers."""
 
@@ -261,3 +252,6 @@ class CatalogVersion(db.Model):
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     epoch: Mapped[str] = mapped_column(sa.String(32))
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+triggers.install(Pet.__table__)

@@ -1,47 +1,79 @@
-"""Pets: the one write path, and the read paths that serve stored documents.
+"""Pets: the one write path, and the read paths that let the database render the wire JSON.
 
-Every write goes through :func:`_save`, which copies the body onto the row, resolves its
-category and tags, and refreshes ``Pet.document`` (the pet's wire JSON) in the same
-transaction. Reads never serialise: one pet is one prebuilt query for its document
-(:func:`pet_document`), a list is one query whose single value the database builds
-(:func:`documents_where`), reused per process until a pet changes (``catalog.py``).
-Measurements behind each read path: benchmarks/PROFILE.md.
+A pet is one row: its columns, with ``category`` and ``tags`` stored as the JSON values the
+client sent (no shared rows: two pets may call category 7 "dog" and "cat"). Every write of a
+body goes through :func:`_save`. There is no stored copy of the wire JSON to keep in step:
+each read asks the database to render it from the columns (:class:`PetJson`), one prebuilt
+query for one pet (:func:`pet_document`), one query whose single value the database builds
+for a list (:func:`write_documents_where`), reused per process until a pet changes (``catalog.py``,
+whose version and the ``findByTags`` index are kept by database triggers). Measurements behind
+each read path: benchmarks/PROFILE.md.
 """
 
 from __future__ import annotations
 
 import threading
+from typing import BinaryIO
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
 
 from ..database import db
 from ..database import run_in_transaction as _commit_or_rollback
-from ..database.ids import free_id
-from ..database.models import Category, Pet, PetImage, PetTag, Tag
+from ..database.models import Pet, PetImage, PetTagName
 from . import access, catalog
 from .errors import (
     Conflict,
     ImageNotFound,
     ImageTooLarge,
     Invalid,
-    InvalidPet,
     PetExists,
     PetNotFound,
 )
 from .images import sniff_image_type
-from .schemas import PET_STATUSES, PetSchema
-
-_pet_schema = PetSchema()
-
+from .schemas import MAX_PHOTO_URLS, PET_STATUSES
 
 # --- reading ----------------------------------------------------------------------------------
 
-PET_DOCUMENT = sa.select(Pet.__table__.c.document).where(Pet.__table__.c.id == sa.bindparam("id"))
+_pets = Pet.__table__.c
+
+
+class PetJson(sa.sql.expression.ColumnElement):
+    """The SQL expression of a pet's wire JSON, built by the database from its columns: the
+    PetSchema's fields in its order, absent (NULL) ones left out, as the reference server
+    does. One element compiled per dialect (so statements are prebuilt once): SQLite merges
+    the object onto ``{}`` (RFC 7396's merge patch drops null members); PostgreSQL strips
+    the nulls with ``json_strip_nulls``."""
+
+    type = sa.Text()
+    inherit_cache = True
+    _traverse_internals = []  # no state: one cache key, so statements compile once
+
+
+@compiles(PetJson, "sqlite")
+def _pet_json_sqlite(element, compiler, **kw):
+    return compiler.process(sa.func.json_patch("{}", sa.func.json_object(
+        "id", _pets.id, "category", sa.func.json(_pets.category), "name", _pets.name,
+        "photoUrls", sa.func.json(_pets.photo_urls), "tags", sa.func.json(_pets.tags),
+        "status", _pets.status)), **kw)
+
+
+@compiles(PetJson, "postgresql")
+def _pet_json_postgresql(element, compiler, **kw):
+    return compiler.process(sa.cast(sa.func.json_strip_nulls(sa.func.json_build_object(
+        "id", _pets.id, "category", _pets.category, "name", _pets.name,
+        "photoUrls", _pets.photo_urls, "tags", _pets.tags, "status", _pets.status)),
+        sa.Text), **kw)
+
+
+PET_JSON = PetJson()
+PET_DOCUMENT = (sa.select(PET_JSON).select_from(Pet.__table__)
+                .where(_pets.id == sa.bindparam("id")))
 
 
 def pet_document(pet_id: int) -> str:
-    """The stored wire JSON of one pet (the GET pet read path)."""
+    """The wire JSON of one pet (the GET pet read path)."""
     document = db.session.scalar(PET_DOCUMENT, {"id": pet_id})
     if document is None:
         raise PetNotFound("Pet not found")
@@ -49,44 +81,49 @@ def pet_document(pet_id: int) -> str:
 
 
 _one_list_at_a_time = threading.Lock()
+LIST_CHUNK = 2000  # rows per fetch: the most of a list held in memory at once
 
 
-def documents_where(where) -> bytes:
-    """A JSON array of the stored documents of the pets matching ``where``: one query whose
-    one value the database builds (no Python object per pet), one list at a time per
-    process (memory; benchmarks/PROFILE.md, "pet lists")."""
-    ordered = sa.select(Pet.document).where(where).order_by(Pet.id).subquery()
-    joined = sa.func.coalesce(sa.func.aggregate_strings(ordered.c.document, ","), "")
-    array = sa.literal("[") + joined + sa.literal("]")
+def write_documents_where(where, out: BinaryIO) -> None:
+    """Write the JSON array of the pets matching ``where``, in id order, to ``out``, a chunk
+    of rows at a time as the database renders them (never the whole list in memory); one
+    list at a time per process (benchmarks/PROFILE.md, "pet lists")."""
+    statement = (sa.select(PET_JSON).select_from(Pet.__table__).where(where)
+                 .order_by(_pets.id).execution_options(yield_per=LIST_CHUNK))
     with _one_list_at_a_time:
-        if db.session.get_bind().dialect.name == "sqlite":
-            # SQLite hands the array over as bytes: not also held as ``str``.
-            return db.session.scalar(sa.select(sa.cast(array, sa.LargeBinary)))
-        return db.session.scalar(sa.select(array)).encode()
+        out.write(b"[")
+        separator = b""
+        for chunk in db.session.execute(statement).scalars().partitions():
+            out.write(separator)
+            out.write(",".join(chunk).encode())
+            separator = b","
+        out.write(b"]")
 
 
-def documents_by_status(statuses) -> bytes:
+def documents_by_status(statuses) -> catalog.Answer:
     statuses = tuple(sorted(set(statuses)))
-    return catalog.answers.get(("status", statuses),
-                               lambda: documents_where(Pet.status.in_(statuses)))
+    return catalog.answers.get(
+        ("status", statuses),
+        lambda out: write_documents_where(Pet.status.in_(statuses), out))
 
 
-def documents_by_tags(tags) -> bytes:
+def documents_by_tags(tags) -> catalog.Answer:
     tags = tuple(sorted(set(tags)))
-    tagged = sa.select(PetTag.pet_id).join(Tag).where(Tag.name.in_(tags))
-    return catalog.answers.get(("tags", tags), lambda: documents_where(Pet.id.in_(tagged)))
+    tagged = sa.select(PetTagName.pet_id).where(PetTagName.name.in_(tags))
+    return catalog.answers.get(("tags", tags),
+                               lambda out: write_documents_where(Pet.id.in_(tagged), out))
 
 
-def inventory() -> bytes:
+def inventory() -> catalog.Answer:
     """``{status: count}`` over all pets, as JSON."""
 
-    def count_by_status() -> bytes:
+    def count_by_status(out: BinaryIO) -> None:
         counts = dict.fromkeys(PET_STATUSES, 0)
         rows = db.session.execute(
             sa.select(Pet.status, sa.func.count()).where(Pet.status.is_not(None))
             .group_by(Pet.status))
         counts.update(dict(rows.all()))
-        return orjson.dumps(counts)
+        out.write(orjson.dumps(counts))
 
     return catalog.answers.get(("inventory",), count_by_status)
 
@@ -110,90 +147,30 @@ def exists(pet_id: int) -> bool:
 
 # --- writing ----------------------------------------------------------------------------------
 
-def _resolve_named(model, data: dict | None, *, empty_is_none: bool = False):
-    """A Category or Tag from ``{id?, name?}``: found by id, else by name, else created.
-
-    An id that exists under another name is a conflict rather than a silent rename, since
-    other pets share the row. ``{}`` means "none" where ``empty_is_none`` (a pet's
-    category); a tag must name something.
-    """
-    if data is None or (empty_is_none and not data):
-        return None
-    kind = model.__name__
-    ident, name = data.get("id"), data.get("name")
-    if ident is not None and ident >= 1:
-        row = db.session.get(model, ident)
-        if row is None:
-            _insert_if_absent(model, id=ident, name=name)
-            row = db.session.get(model, ident)
-            if row is None:
-                raise Conflict(f"{kind} {name!r} exists with another id")
-        if name is not None and name != row.name:
-            raise Conflict(f"{kind} {ident} is named {row.name!r}, not {name!r}")
-        return row
-    if name is None:
-        raise InvalidPet(f"A {kind.lower()} needs an id or a name",
-                         errors={kind.lower(): ["id or name is required"]})
-    by_name = sa.select(model).where(model.name == name)
-    row = db.session.scalars(by_name).first()
-    if row is None:
-        _insert_if_absent(model, name=name)
-        row = db.session.scalars(by_name).first()
-        if row is None:  # lost a race for the id itself
-            raise Conflict(f"{kind} {name!r} was being created; try again")
-    return row
-
-
-def _insert_if_absent(model, **values) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING: when concurrent requests create the same category
-    or tag, one inserts it and the others use it (instead of failing on the unique name)."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        insert = sa.dialects.sqlite.insert
-    elif dialect == "postgresql":
-        insert = sa.dialects.postgresql.insert
-        if "id" not in values:  # the ORM's before_flush hook does not see Core inserts
-            values["id"] = free_id(db.session.connection(), model.__table__)
-    else:
-        db.session.add(model(**values))
-        db.session.flush()
-        return
-    db.session.execute(insert(model).values(**values).on_conflict_do_nothing())
-
-
-def render_document(pet) -> str:
-    """The wire JSON of ``pet`` (a Pet, or anything with the same attributes or keys)."""
-    return orjson.dumps(_pet_schema.dump(pet)).decode()
-
-
-def _refresh_document(pet: Pet) -> None:
-    db.session.flush()  # assigns ids
-    pet.document = render_document(pet)
-
-
 def _save(pet: Pet, data: dict) -> Pet:
-    """The one write path of a pet's body: copy ``data`` (a loaded Pet) onto ``pet``,
-    resolve its category and tags, refresh its document."""
+    """The one write path of a pet's body: copy ``data`` (a loaded Pet) onto ``pet``, its
+    category and tags as the values they are (absent stays absent)."""
     pet.name = data["name"]
     pet.photo_urls = list(data["photo_urls"])
     pet.status = data.get("status")
-    pet.category = _resolve_named(Category, data.get("category"), empty_is_none=True)
-    tags, seen = [], set()
-    for tag_data in data.get("tags") or []:
-        tag = _resolve_named(Tag, tag_data)
-        db.session.flush()
-        if tag.id not in seen:
-            seen.add(tag.id)
-            tags.append(tag)
-    pet.pet_tags = [PetTag(tag=tag, position=i) for i, tag in enumerate(tags)]
+    pet.category = data.get("category")
+    pet.tags = data.get("tags")
     if pet not in db.session:
         db.session.add(pet)
-    _refresh_document(pet)
+    db.session.flush()  # assigns the id
     return pet
 
 
-def add_pet(data: dict, owner_id: int | None) -> Pet:
-    """A new pet owned by ``owner_id``; PetExists when the body's id is taken."""
+def _lock(pet_id: int) -> None:
+    """Serialise writers of one pet (a row lock on PostgreSQL, the write lock on SQLite)
+    before reading what they change, as the booking engine does."""
+    db.session.execute(sa.update(Pet).where(Pet.id == pet_id)
+                       .values(booking_version=Pet.booking_version))
+
+
+def add_pet(data: dict, owner_id: int | None) -> str:
+    """A new pet owned by ``owner_id``, as its wire JSON; PetExists when the body's id is
+    taken."""
 
     def work():
         pet = Pet(owner_id=owner_id)
@@ -201,17 +178,19 @@ def add_pet(data: dict, owner_id: int | None) -> Pet:
             if exists(data["id"]):
                 raise PetExists(f"Pet {data['id']} already exists")
             pet.id = data["id"]
-        return _save(pet, data)
+        return _save(pet, data).id
 
-    return _commit_or_rollback(work)
+    return pet_document(_commit_or_rollback(work))
 
 
-def replace_pet(data: dict, user_id: int) -> Pet:
-    """``PUT /pet``: the whole body replaces the stored pet (never creates one)."""
+def replace_pet(data: dict, user_id: int) -> str:
+    """``PUT /pet``: the whole body replaces the stored pet (never creates one); returns its
+    wire JSON."""
     pet_id = data.get("id")
     if pet_id is None or pet_id < 1:
         raise Invalid("Invalid ID supplied")
-    return _commit_or_rollback(lambda: _save(get_own_pet(pet_id, user_id), data))
+    _commit_or_rollback(lambda: _save(get_own_pet(pet_id, user_id), data))
+    return pet_document(pet_id)
 
 
 def update_fields(pet_id: int, user_id: int, changes: dict) -> Pet:
@@ -223,7 +202,6 @@ def update_fields(pet_id: int, user_id: int, changes: dict) -> Pet:
             pet.name = changes["name"]
         if "status" in changes:
             pet.status = changes["status"]
-        _refresh_document(pet)
         return pet
 
     return _commit_or_rollback(work)
@@ -239,7 +217,8 @@ def delete_pet(pet_id: int, user_id: int) -> None:
 def add_image(pet_id: int, user_id: int, data: bytes, metadata: str | None, max_bytes: int,
               image_url) -> str:
     """Store an uploaded image and append its URL (``image_url(pet_id, image_id)``) to the
-    pet's ``photoUrls``; returns the URL."""
+    pet's ``photoUrls``; returns the URL. A pet with ``MAX_PHOTO_URLS`` already is a
+    conflict, and nothing is stored."""
     if len(data) > max_bytes:
         raise ImageTooLarge(f"Image larger than {max_bytes} bytes")
     content_type = sniff_image_type(data[:16])
@@ -248,14 +227,18 @@ def add_image(pet_id: int, user_id: int, data: bytes, metadata: str | None, max_
                       errors={"file": ["Not a recognised image."]})
 
     def work():
+        _lock(pet_id)
         pet = get_own_pet(pet_id, user_id)
+        if len(pet.photo_urls) >= MAX_PHOTO_URLS:
+            raise Conflict(f"The pet has {MAX_PHOTO_URLS} photoUrls already, the most it may "
+                           "have; remove some with PUT /pet first",
+                           errors={"photoUrls": [f"At most {MAX_PHOTO_URLS} items."]})
         image = PetImage(pet_id=pet.id, content_type=content_type, size=len(data), data=data,
                          additional_metadata=metadata)
         db.session.add(image)
         db.session.flush()
         url = image_url(pet.id, image.id)
         pet.photo_urls = [*pet.photo_urls, url]
-        _refresh_document(pet)
         return url
 
     return _commit_or_rollback(work)

@@ -19,6 +19,11 @@ INT64 = validate.Range(min=MIN_INT64, max=MAX_INT64)
 PET_STATUSES = ("available", "pending", "sold")
 ORDER_STATUSES = ("placed", "approved", "delivered")
 USERNAME = validate.Regexp(USERNAME_PATTERN, error=USERNAME_RULE)
+# Pet limits (contract section 1); uploads count against MAX_PHOTO_URLS too.
+MAX_PET_NAME = 255
+MAX_PHOTO_URLS = 100
+MAX_PHOTO_URL_LENGTH = 2048
+MAX_TAGS = 100
 
 
 class WireSchema(ma.Schema):
@@ -43,12 +48,19 @@ def Text(max_length=255, **kwargs):
     return fields.String(validate=validate.Length(max=max_length), **kwargs)
 
 
+NAMED_VALUE_MESSAGES = {"type": "Expected an object {id, name}."}
+
+
 class CategorySchema(WireSchema):
+    error_messages = NAMED_VALUE_MESSAGES
+
     id = Int64()
     name = Text()
 
 
 class TagSchema(WireSchema):
+    error_messages = NAMED_VALUE_MESSAGES
+
     id = Int64()
     name = Text()
 
@@ -56,10 +68,11 @@ class TagSchema(WireSchema):
 class PetSchema(WireSchema):
     id = Int64()
     category = fields.Nested(CategorySchema)
-    name = Text(required=True, metadata={"example": "doggie"})
-    photo_urls = fields.List(Text(2048), required=True, data_key="photoUrls",
-                             validate=validate.Length(max=100))
-    tags = fields.List(fields.Nested(TagSchema), validate=validate.Length(max=100))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PET_NAME),
+                         metadata={"example": "doggie"})
+    photo_urls = fields.List(Text(MAX_PHOTO_URL_LENGTH), required=True, data_key="photoUrls",
+                             validate=validate.Length(max=MAX_PHOTO_URLS))
+    tags = fields.List(fields.Nested(TagSchema), validate=validate.Length(max=MAX_TAGS))
     status = fields.String(validate=validate.OneOf(PET_STATUSES),
                            metadata={"description": "pet status in the store"})
 
@@ -204,12 +217,7 @@ class OAuthTokenResponseSchema(ma.Schema):
     scope = fields.String()
 
 
-class InventorySchema(ma.Schema):
-    """A map of pet status to the number of pets in it."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    available = fields.Integer()
-    pending = fields.Integer()
-    sold = fields.Integer()
+# ``GET /store/inventory``: a map of pet status to the number of pets in it, documented as
+# the official definition does (a map, so generated clients return a plain dict).
+INVENTORY = {"type": "object", "additionalProperties": {"type": "integer", "format": "int32"},
+             "example": {"available": 7, "pending": 2, "sold": 1}}

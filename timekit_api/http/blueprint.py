@@ -35,6 +35,21 @@ class Blueprint(SmorestBlueprint):
         "multipart": "multipart/form-data",
     }
 
+    def operation(self, operation_id: str):
+        """Name the operation (``operationId``): generated clients call it by this name."""
+        return self.doc(operationId=operation_id)
+
+    def register_views_in_doc(self, api, app, spec, *, name, parameters):
+        """Every operation gets a readable ``operationId``: its own (``operation``), else the
+        HTTP method and the view's name (``getBookingById``), never the path's noise."""
+        for endpoint, endpoint_doc in self._docs.items():
+            for method, operation_doc in endpoint_doc.items():
+                if method == "parameters":
+                    continue
+                manual = operation_doc.setdefault("manual_doc", {})
+                manual.setdefault("operationId", default_operation_id(method, endpoint))
+        super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
+
     def login_required(self, scope: str | None = None):
         """Require credentials (and ``scope`` for scoped OAuth2 tokens); document both."""
         def decorator(func):
@@ -96,6 +111,10 @@ def _document_idempotency(doc, doc_info, **kwargs):
         elif description not in existing.get("description", ""):
             existing["description"] = f"{existing.get('description', '')}; or: {description}"
     return doc
+def default_operation_id(method: str, endpoint: str) -> str:
+    """``get`` + ``BookingById`` -> ``getBookingById``; ``get`` + ``image`` -> ``getImage``."""
+    words = [word for word in endpoint.replace("-", "_").split("_") if word]
+    return method.lower() + "".join(word[0].upper() + word[1:] for word in words)
 
 
 class Api(SmorestApi):

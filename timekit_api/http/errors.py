@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -52,16 +52,48 @@ def error_response(code: int, message: str, errors=None, headers=None):
     return response
 
 
+def wire_paths(errors, path: str = "") -> dict:
+    """marshmallow's nested messages keyed by the wire path of each field, as the contract's
+    examples show them: ``{"tags": {0: {"_schema": [...]}}}`` -> ``{"tags[0]": [...]}``."""
+    if not isinstance(errors, dict):
+        return {path or "_schema": errors}
+    flat = {}
+    for key, value in errors.items():
+        if key == "_schema":
+            child = path
+        elif isinstance(key, int) or (isinstance(key, str) and key.isdigit()):
+            child = f"{path}[{key}]"
+        else:
+            child = f"{path}.{key}" if path else str(key)
+        flat.update(wire_paths(value, child) if isinstance(value, dict)
+                    else {child or "_schema": value})
+    return flat
+
+
+def _routing_message(error: HTTPException) -> str | None:
+    """What Werkzeug's routing and body limits say, naming the path, method or limit."""
+    if error.code == 404 and request and request.url_rule is None:
+        return f"No operation at {request.path}"
+    if error.code == 405 and request and request.url_rule is None:
+        return f"{request.method} is not allowed on {request.path}"
+    if error.code == 413:
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return f"Request body larger than {limit} bytes, the most this service accepts"
+    return None
+
+
 def http_error_response(error: HTTPException):
     """Turn any Werkzeug/flask-smorest HTTP exception into the contract's shape."""
     data = getattr(error, "data", None) or {}
-    message = data.get("message") or error.description or error.name
+    message = data.get("message") or _routing_message(error) or error.description or error.name
     errors = data.get("errors") or data.get("messages")
     if isinstance(errors, dict) and set(errors) <= {"json", "query", "form", "files",
                                                     "multipart", "headers", "view_args"}:
         # webargs nests messages under the location; one location per request makes it noise.
         errors = {k: v for location in errors.values() for k, v in
                   (location.items() if isinstance(location, dict) else [("_", location)])}
+    if isinstance(errors, dict):
+        errors = wire_paths(errors)
     headers = {}
     original = error.get_response()
     for name in KEPT_HEADERS:

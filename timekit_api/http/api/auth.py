@@ -22,6 +22,7 @@ def ttl() -> int:
 
 @blp.route("/auth")
 class Auth(MethodView):
+    @blp.operation("authenticate")
     @blp.arguments(schemas.AuthRequestSchema)
     @blp.response(200, schemas.AuthResponseSchema,
                   description="User was successfully authenticated")
@@ -55,6 +56,7 @@ def oauth_error(error: str, description: str, status: int = 400):
 
 @blp.route("/oauth/token")
 class OAuthToken(MethodView):
+    @blp.operation("issueOAuthToken")
     @blp.arguments(schemas.OAuthTokenRequestSchema, location="form")
     @blp.response(200, schemas.OAuthTokenResponseSchema, description="Token issued")
     @blp.alt_response(400, schema=OAuthErrorSchema, description="invalid_request, "

@@ -12,13 +12,15 @@ from flask_smorest import abort
 from ...domain import pets, schemas
 from ..auth import current_user_id
 from ..blueprint import Blueprint
-from ..responses import api_response, json_response
+from ..parser import naming_invalid_ids
+from ..responses import answer_response, api_response, json_response
 
 blp = Blueprint("pet", __name__, url_prefix="/pet", tag="Booking")
 
 
 @blp.route("")
 class Pets(MethodView):
+    @blp.operation("addPet")
     @blp.login_required("write:pets")
     @blp.idempotent()
     @blp.arguments(schemas.PetSchema, error_status_code=405,
@@ -28,21 +30,23 @@ class Pets(MethodView):
                     _415="Body is not JSON")
     def post(self, data):
         """Add a new pet to the store"""
-        return json_response(pets.add_pet(data, current_user_id()).document)
+        return json_response(pets.add_pet(data, current_user_id()))
 
+    @blp.operation("updatePet")
     @blp.login_required("write:pets")
-    @blp.arguments(schemas.PetSchema, error_status_code=405,
+    @blp.arguments(naming_invalid_ids(schemas.PetSchema()), error_status_code=405,
                    description="Pet object that needs to be added to the store")
     @blp.response(200, schemas.PetSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Pet not found",
                     _405="Validation exception", _415="Body is not JSON")
     def put(self, data):
         """Update an existing pet"""
-        return json_response(pets.replace_pet(data, current_user_id()).document)
+        return json_response(pets.replace_pet(data, current_user_id()))
 
 
 @blp.route("/findByStatus")
 class PetsByStatus(MethodView):
+    @blp.operation("findPetsByStatus")
     @blp.arguments(schemas.StatusQuerySchema, location="query")
     @blp.response(200, schemas.PetSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid status value")
@@ -51,11 +55,12 @@ class PetsByStatus(MethodView):
 
         Multiple status values can be provided with comma separated strings
         """
-        return json_response(pets.documents_by_status(args["status"]))
+        return answer_response(pets.documents_by_status(args["status"]))
 
 
 @blp.route("/findByTags")
 class PetsByTags(MethodView):
+    @blp.operation("findPetsByTags")
     @blp.arguments(schemas.TagsQuerySchema, location="query")
     @blp.response(200, schemas.PetSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid tag value")
@@ -65,11 +70,12 @@ class PetsByTags(MethodView):
         Muliple tags can be provided with comma separated strings. Use tag1, tag2, tag3 for
         testing. Each matching pet appears once.
         """
-        return json_response(pets.documents_by_tags(args["tags"]))
+        return answer_response(pets.documents_by_tags(args["tags"]))
 
 
 @blp.route("/<id:petId>")
 class PetById(MethodView):
+    @blp.operation("getPetById")
     @blp.response(200, schemas.PetSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Pet not found")
     def get(self, petId):
@@ -79,6 +85,7 @@ class PetById(MethodView):
         """
         return json_response(pets.pet_document(petId))
 
+    @blp.operation("updatePetWithForm")
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetFormSchema, location="form", error_status_code=405)
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
@@ -89,6 +96,7 @@ class PetById(MethodView):
         pets.update_fields(petId, current_user_id(), form)
         return api_response(str(petId))
 
+    @blp.operation("deletePet")
     @blp.login_required("write:pets")
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Pet not found")
@@ -103,6 +111,7 @@ class PetById(MethodView):
 
 @blp.route("/<id:petId>/uploadImage")
 class PetImageUpload(MethodView):
+    @blp.operation("uploadFile")
     @blp.login_required("write:pets")
     @blp.arguments(schemas.PetUploadSchema, location="multipart")
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
@@ -124,6 +133,7 @@ class PetImageUpload(MethodView):
 
 
 @blp.route("/<id:petId>/images/<id:imageId>", endpoint="image")
+@blp.operation("getPetImage")
 @blp.fails_with(_400="Invalid ID supplied", _404="Image not found")
 @blp.doc(responses={"200": {"description": "the image bytes", "content": {
     ct: {"schema": {"type": "string", "format": "binary"}}

@@ -7,24 +7,26 @@ from flask.views import MethodView
 from ...domain import orders, pets, schemas
 from ..auth import current_user_id
 from ..blueprint import Blueprint
-from ..responses import api_response, json_response
+from ..responses import answer_response, api_response
 
 blp = Blueprint("store", __name__, url_prefix="/store", tag="Store")
 
 
 @blp.route("/inventory")
 class Inventory(MethodView):
-    @blp.response(200, schemas.InventorySchema, description="successful operation")
+    @blp.operation("getInventory")
+    @blp.response(200, schemas.INVENTORY, description="successful operation")
     def get(self):
         """Returns pet inventories by status
 
         Returns a map of status codes to quantities
         """
-        return json_response(pets.inventory())
+        return answer_response(pets.inventory())
 
 
 @blp.route("/order")
 class Orders(MethodView):
+    @blp.operation("placeOrder")
     @blp.login_required()
     @blp.idempotent()
     @blp.arguments(schemas.OrderSchema, description="order placed for purchasing the pet")
@@ -38,6 +40,7 @@ class Orders(MethodView):
 
 @blp.route("/order/<id:orderId>")
 class OrderById(MethodView):
+    @blp.operation("getOrderById")
     @blp.login_required()
     @blp.response(200, schemas.OrderSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Order not found")
@@ -48,6 +51,7 @@ class OrderById(MethodView):
         """
         return orders.get_order(orderId, current_user_id())
 
+    @blp.operation("deleteOrder")
     @blp.login_required()
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Order not found")

@@ -30,6 +30,7 @@ def own_user(username: str):
 
 @blp.route("")
 class Users(MethodView):
+    @blp.operation("createUser")
     @multi_auth.login_required(optional=True)
     @blp.idempotent()
     @blp.arguments(schemas.UserSchema, description="Created user object")
@@ -48,7 +49,8 @@ class Users(MethodView):
         return accounts.create_users([data], hash_method())[0]
 
 
-def batch_view(summary: str):
+def batch_view(summary: str, operation_id: str):
+    @blp.operation(operation_id)
     @blp.login_required()
     @blp.idempotent()
     @blp.arguments(schemas.UserSchema(many=True), description="List of user object")
@@ -64,12 +66,14 @@ def batch_view(summary: str):
 
 @blp.route("/createWithArray")
 class UsersWithArray(MethodView):
-    post = batch_view("Creates list of users with given input array")
+    post = batch_view("Creates list of users with given input array",
+                      "createUsersWithArrayInput")
 
 
 @blp.route("/createWithList")
 class UsersWithList(MethodView):
-    post = batch_view("Creates list of users with given input array")
+    post = batch_view("Creates list of users with given input array",
+                      "createUsersWithListInput")
 
 
 @blp.route("/login")
@@ -81,6 +85,7 @@ class Login(MethodView):
         "X-Expires-After": {"description": "date in UTC when token expires",
                             "schema": {"type": "string", "format": "date-time"}},
     })
+    @blp.operation("loginUser")
     @blp.fails_with(_400="Invalid username/password supplied",
                     _429="Too many failed attempts; see Retry-After")
     def get(self, args):
@@ -99,6 +104,7 @@ class Login(MethodView):
 
 @blp.route("/logout")
 class Logout(MethodView):
+    @blp.operation("logoutUser")
     @blp.login_required()
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     def get(self):
@@ -113,6 +119,7 @@ class Logout(MethodView):
 
 @blp.route("/<username>")
 class UserByName(MethodView):
+    @blp.operation("getUserByName")
     @blp.login_required()
     @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid username supplied", _403="Another user's record",
@@ -124,6 +131,7 @@ class UserByName(MethodView):
         """
         return own_user(username)
 
+    @blp.operation("updateUser")
     @blp.login_required()
     @blp.arguments(schemas.UserUpdateSchema, description="Updated user object")
     @blp.response(200, schemas.UserResponseSchema, description="successful operation")
@@ -137,6 +145,7 @@ class UserByName(MethodView):
         """
         return accounts.update_user(own_user(username), data, hash_method())
 
+    @blp.operation("deleteUser")
     @blp.login_required()
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid username supplied", _403="Another user's record",

@@ -1,0 +1,90 @@
+"""What the database itself derives from ``pets``, whatever path writes them.
+
+Two things follow each pet write, kept by triggers rather than by the application, so the
+ORM, a Core or bulk ``UPDATE``, the CLI, a migration, a second instance or a hand-typed SQL
+statement all keep them right:
+
+- ``pet_tag_names`` (the index ``findByTags`` reads): the names in the pet's ``tags``;
+- ``catalog_version.version`` (``domain/catalog.py``): bumped by every insert, delete, and
+  update of a column the wire shows, so each process knows when its cached lists are stale.
+  Booking writes (``booking_version``) leave it alone.
+
+Migration 0004 creates them on existing databases; a ``create_all`` creates them with the
+``pets`` table (``install``), so the quick-start and test databases have them too.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# The pet columns that the wire shows: updating one of them changes an answer.
+WIRE_COLUMNS = "id, name, status, category, photo_urls, tags"
+
+_BUMP = "UPDATE catalog_version SET version = version + 1 WHERE id = 1;"
+_SQLITE_TAG_NAMES = """
+    INSERT OR IGNORE INTO pet_tag_names (pet_id, name)
+    SELECT NEW.id, json_extract(value, '$.name') FROM json_each(NEW.tags)
+    WHERE json_type(value, '$.name') = 'text';"""
+
+SQLITE = [
+    f"CREATE TRIGGER pets_inserted AFTER INSERT ON pets BEGIN {_BUMP} {_SQLITE_TAG_NAMES} END",
+    f"CREATE TRIGGER pets_updated AFTER UPDATE OF {WIRE_COLUMNS} ON pets BEGIN {_BUMP} END",
+    "CREATE TRIGGER pets_tags_updated AFTER UPDATE OF id, tags ON pets BEGIN "
+    f"DELETE FROM pet_tag_names WHERE pet_id = OLD.id; {_SQLITE_TAG_NAMES} END",
+    "CREATE TRIGGER pets_deleted AFTER DELETE ON pets BEGIN "
+    f"{_BUMP} DELETE FROM pet_tag_names WHERE pet_id = OLD.id; END",
+]
+SQLITE_DROP = ["DROP TRIGGER IF EXISTS pets_inserted", "DROP TRIGGER IF EXISTS pets_updated",
+               "DROP TRIGGER IF EXISTS pets_tags_updated", "DROP TRIGGER IF EXISTS pets_deleted"]
+
+POSTGRESQL = [
+    f"""CREATE OR REPLACE FUNCTION timekit_bump_catalog_version() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN {_BUMP} RETURN NULL; END $$""",
+    f"""CREATE TRIGGER pets_catalog_version
+        AFTER INSERT OR DELETE OR UPDATE OF {WIRE_COLUMNS} ON pets
+        FOR EACH STATEMENT EXECUTE FUNCTION timekit_bump_catalog_version()""",
+    """CREATE OR REPLACE FUNCTION timekit_pet_tag_names() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+          IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            DELETE FROM pet_tag_names WHERE pet_id = OLD.id;
+          END IF;
+          IF TG_OP IN ('INSERT', 'UPDATE') AND json_typeof(NEW.tags) = 'array' THEN
+            INSERT INTO pet_tag_names (pet_id, name)
+            SELECT DISTINCT NEW.id, tag ->> 'name' FROM json_array_elements(NEW.tags) AS tag
+            WHERE json_typeof(tag -> 'name') = 'string'
+            ON CONFLICT DO NOTHING;
+          END IF;
+          RETURN NULL;
+        END $$""",
+    """CREATE TRIGGER pets_tag_names AFTER INSERT OR DELETE OR UPDATE OF id, tags ON pets
+        FOR EACH ROW EXECUTE FUNCTION timekit_pet_tag_names()""",
+]
+POSTGRESQL_DROP = ["DROP TRIGGER IF EXISTS pets_catalog_version ON pets",
+                   "DROP TRIGGER IF EXISTS pets_tag_names ON pets",
+                   "DROP FUNCTION IF EXISTS timekit_bump_catalog_version()",
+                   "DROP FUNCTION IF EXISTS timekit_pet_tag_names()"]
+
+
+def _statements(connection, kind: str) -> list[str]:
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        return SQLITE if kind == "create" else SQLITE_DROP
+    if dialect == "postgresql":
+        return POSTGRESQL if kind == "create" else POSTGRESQL_DROP
+    raise RuntimeError(f"no pet triggers for the {dialect} dialect")
+
+
+def create(connection) -> None:
+    for statement in _statements(connection, "create"):
+        connection.exec_driver_sql(statement)
+
+
+def drop(connection) -> None:
+    for statement in _statements(connection, "drop"):
+        connection.exec_driver_sql(statement)
+
+
+def install(pets: sa.Table) -> None:
+    """Create the triggers whenever ``create_all`` creates ``pets``."""
+    sa.event.listen(pets, "after_create", lambda table, connection, **kw: create(connection))
