@@ -37,6 +37,11 @@ ROOT = Path(__file__).resolve().parent.parent
 FAST_HASH = "pbkdf2:sha256:1000"  # real hashing, cheap enough for hundreds of users
 TEST_DATABASE_URL = os.environ.get("TIMEKIT_TEST_DATABASE_URL")
 PASSWORD = "secret-pw"
+# The suite sends thousands of requests from 127.0.0.1: the API-wide and per-address limits
+# are set out of reach, except in the tests of those limits (test_attack_rate_limits.py).
+UNLIMITED = {"RATE_LIMIT_PER_HOUR": 10**9, "RATE_LIMIT_ANONYMOUS_PER_HOUR": 10**9,
+             "LOGIN_FAILURES_PER_ADDRESS_PER_HOUR": 10**9}
+UNLIMITED_ENVIRONMENT = {f"TIMEKIT_{name}": str(value) for name, value in UNLIMITED.items()}
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -48,6 +53,7 @@ def base_config(tmp_path) -> dict:
         "AUTO_CREATE_SCHEMA": True,
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "LOGIN_FAILURE_DELAY_SECONDS": 0.0,
+        **UNLIMITED,
     }
 
 
@@ -264,7 +270,7 @@ def start_server(command: list[str], database_url: str, port: int, prefix: str =
                  **env) -> LiveServer:
     """Start a server of the service on ``database_url`` and wait until it answers."""
     environment = {**os.environ, "TIMEKIT_DATABASE_URL": database_url,
-                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
+                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **UNLIMITED_ENVIRONMENT, **env}
     process, output = spawn(command, env=environment)
     return LiveServer(process, output, port, prefix).wait_ready()
 

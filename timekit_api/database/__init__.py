@@ -53,6 +53,21 @@ class UTCDateTime(sa.TypeDecorator):
         return None if value is None else value.replace(tzinfo=dt.UTC)
 
 
+def lock_row(model, ident) -> bool:
+    """Take the write lock on one row first, before reading it for a write: a row lock until
+    commit on PostgreSQL, the database's write lock on SQLite (pysqlite begins the
+    transaction at this first write). False when there is no such row (any more): a write
+    racing a delete then answers 404, and of two deletes only one finds the row.
+
+    The update changes nothing (the key is set to itself), so no mapper event fires and no
+    foreign key is checked.
+    """
+    table = model.__table__
+    key = table.primary_key.columns[0]
+    result = db.session.execute(sa.update(table).where(key == ident).values({key.name: key}))
+    return result.rowcount == 1
+
+
 def sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """WAL lets readers run beside one writer; synchronous=NORMAL is safe with WAL and
     much faster; SQLite leaves foreign keys off unless asked."""

@@ -15,7 +15,7 @@ import threading
 import orjson
 import sqlalchemy as sa
 
-from ..database import db
+from ..database import db, lock_row
 from ..database.ids import free_id
 from ..database.models import Category, Pet, PetImage, PetTag, Tag
 from . import access, catalog
@@ -101,6 +101,14 @@ def get_own_pet(pet_id: int, user_id: int) -> Pet:
     pet = get_pet(pet_id)
     access.require_owner("Pet", user_id, pet.owner_id)
     return pet
+
+
+def _lock_own_pet(pet_id: int, user_id: int) -> Pet:
+    """The caller's pet, locked for this transaction (``lock_row``): a write racing a
+    delete answers 404, never 500, and of two deletes only one succeeds."""
+    if not lock_row(Pet, pet_id):
+        raise PetNotFound("Pet not found")
+    return get_own_pet(pet_id, user_id)
 
 
 def exists(pet_id: int) -> bool:
@@ -220,14 +228,14 @@ def replace_pet(data: dict, user_id: int) -> Pet:
     pet_id = data.get("id")
     if pet_id is None or pet_id < 1:
         raise Invalid("Invalid ID supplied")
-    return _commit_or_rollback(lambda: _save(get_own_pet(pet_id, user_id), data))
+    return _commit_or_rollback(lambda: _save(_lock_own_pet(pet_id, user_id), data))
 
 
 def update_fields(pet_id: int, user_id: int, changes: dict) -> Pet:
     """``name`` and/or ``status`` from the form update."""
 
     def work():
-        pet = get_own_pet(pet_id, user_id)
+        pet = _lock_own_pet(pet_id, user_id)
         if "name" in changes:
             pet.name = changes["name"]
         if "status" in changes:
@@ -240,7 +248,7 @@ def update_fields(pet_id: int, user_id: int, changes: dict) -> Pet:
 
 def delete_pet(pet_id: int, user_id: int) -> None:
     def work():
-        db.session.delete(get_own_pet(pet_id, user_id))
+        db.session.delete(_lock_own_pet(pet_id, user_id))
 
     _commit_or_rollback(work)
 
@@ -257,7 +265,7 @@ def add_image(pet_id: int, user_id: int, data: bytes, metadata: str | None, max_
                       errors={"file": ["Not a recognised image."]})
 
     def work():
-        pet = get_own_pet(pet_id, user_id)
+        pet = _lock_own_pet(pet_id, user_id)
         image = PetImage(pet_id=pet.id, content_type=content_type, size=len(data), data=data,
                          additional_metadata=metadata)
         db.session.add(image)

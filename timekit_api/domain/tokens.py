@@ -17,7 +17,12 @@ import sqlalchemy as sa
 from ..database import db, utcnow
 from ..database.models import ApiToken, User
 
-PET_SCOPES = ("read:pets", "write:pets")
+READ_PETS, WRITE_PETS = "read:pets", "write:pets"
+PET_SCOPES = (READ_PETS, WRITE_PETS)
+# The permission to manage the account (user records, batches of users): held only by
+# tokens without scope limits, never by a scoped OAuth2 token (contract section 3).
+ACCOUNT = "account"
+PERMISSIONS = (READ_PETS, WRITE_PETS, ACCOUNT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,10 +36,11 @@ class Principal:
     token_scopes: str | None  # space-separated; None for a full-access token
 
     @property
-    def scopes(self) -> frozenset[str]:
+    def permissions(self) -> frozenset[str]:
+        """What this token may do: its scopes, or everything for a token without limits."""
         if self.token_scopes is None:
-            return frozenset(PET_SCOPES)
-        return frozenset(self.token_scopes.split())
+            return frozenset(PERMISSIONS)
+        return frozenset(self.token_scopes.split()) & frozenset(PET_SCOPES)
 
 
 def digest(token: str) -> str:
@@ -42,11 +48,12 @@ def digest(token: str) -> str:
 
 
 def issue_token(user: User, kind: str, ttl_seconds: int,
-                scopes: str | None = None) -> tuple[str, ApiToken]:
-    """Create a token for ``user``; returns the plain token (shown once) and its row."""
+                scopes: str | None = None, pair_id: str | None = None) -> tuple[str, ApiToken]:
+    """Create a token for ``user``; returns the plain token (shown once) and its row.
+    Tokens issued with one ``pair_id`` (``new_pair_id()``) are revoked together."""
     plain = secrets.token_urlsafe(32)
     now = utcnow()
-    row = ApiToken(digest=digest(plain), user=user, kind=kind, scopes=scopes,
+    row = ApiToken(digest=digest(plain), user=user, kind=kind, scopes=scopes, pair_id=pair_id,
                    created_at=now, expires_at=now + dt.timedelta(seconds=ttl_seconds))
     db.session.add(row)
     return plain, row
@@ -69,6 +76,23 @@ def find_principal(plain: str) -> Principal | None:
     return Principal(*row) if row else None
 
 
+def new_pair_id() -> str:
+    return secrets.token_hex(16)
+
+
 def revoke(principal: Principal) -> None:
-    """Revoke the token ``principal`` signed in with."""
-    db.session.execute(sa.delete(ApiToken).where(ApiToken.id == principal.token_id))
+    """Revoke the token ``principal`` signed in with, and the other token of its pair."""
+    pair = sa.select(ApiToken.pair_id).where(ApiToken.id == principal.token_id).scalar_subquery()
+    db.session.execute(sa.delete(ApiToken).where(
+        (ApiToken.id == principal.token_id) | (ApiToken.pair_id == pair)))
+
+
+def revoke_all(user_id: int) -> None:
+    """Revoke every token of the user (``GET /user/logout?all=true``)."""
+    db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id))
+
+
+def revoke_others(user_id: int, keep_token_id: int | None) -> None:
+    """Revoke every token of the user but ``keep_token_id`` (after a password change)."""
+    db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id,
+                                                 ApiToken.id != (keep_token_id or 0)))

@@ -25,6 +25,7 @@ import math
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ...database import db, utcnow
 from ...database.models import Booking, BookingTransition, Pet
@@ -167,6 +168,18 @@ def _one_transaction(work):
     return result
 
 
+def _get_locked(booking_id, viewer_id: int) -> BookingView:
+    """The booking with its pet locked and its state re-read under the lock. A booking (or
+    pet) deleted by a concurrent request is BookingNotFound (404), never a 500."""
+    view = get_booking(booking_id, viewer_id)
+    try:
+        lock_resource(view.booking.resource_id)
+        db.session.refresh(view.booking)  # the state may have changed before we got the lock
+    except (UnknownResource, ObjectDeletedError):
+        raise BookingNotFound("Booking not found") from None
+    return view
+
+
 def create_booking(data: dict, booker_id: int) -> BookingView:
     """A booking from a loaded create request; with ``action`` the graph's entry action is
     applied at once, in the same transaction."""
@@ -199,10 +212,8 @@ def apply_action(booking_id, action: str, actor_id: int,
     not allow it), Forbidden (not this actor's action) or SlotTaken."""
 
     def work():
-        view = get_booking(booking_id, actor_id)
+        view = _get_locked(booking_id, actor_id)
         booking = view.booking
-        lock_resource(booking.resource_id)
-        db.session.refresh(booking)  # the state may have changed before we got the lock
         transition = GRAPHS[booking.graph].transition(booking.state, action)
         access.require_booking_actor(transition, view.roles)
         _apply(booking, transition, actor_id, message)
@@ -215,7 +226,7 @@ def delete_booking(booking_id, viewer_id: int) -> None:
     """Only a booking in a final state can be deleted, by its booker or the pet's owner."""
 
     def work():
-        view = get_booking(booking_id, viewer_id)
+        view = _get_locked(booking_id, viewer_id)
         graph = GRAPHS[view.graph]
         if not graph.is_final(view.state):
             raise Conflict(f"Only a booking in a final state can be deleted; this one is "
