@@ -37,7 +37,7 @@ def test_main_flow_of_every_operation(live_server):
     assert requests.delete(f"{url}/store/order/{order['id']}", headers=auth).status_code == 200
 
     batch = requests.post(f"{url}/user/createWithList", headers=auth,
-                          json=[{"username": "u1", "password": "p"}])
+                          json=[{"username": "u1", "password": "password-p"}])
     assert batch.status_code == 200
     assert requests.put(f"{url}/user/neo", headers=auth,
                         json={"username": "neo", "lastName": "A"}).json()["lastName"] == "A"

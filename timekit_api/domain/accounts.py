@@ -94,7 +94,7 @@ class Hashing:
     @contextlib.contextmanager
     def slot(self):
         slots = _hashing_slots(max(1, self.concurrency))
-        if not slots.acquire(timeout=self.wait_seconds):
+        if not slots.acquire(self.wait_seconds):
             raise Busy("Too many password checks in progress; try again shortly",
                        headers={"Retry-After": str(max(1, math.ceil(self.wait_seconds)))})
         try:
@@ -103,10 +103,33 @@ class Hashing:
             slots.release()
 
 
+class HashingSlots:
+    """``concurrency`` hashes at once, and at most as many requests waiting for one: a
+    request past both is refused at once, so waiting requests never hold more than a few
+    server threads while others (a GET) need them."""
+
+    def __init__(self, concurrency: int):
+        self._running = threading.BoundedSemaphore(concurrency)
+        self._waiting = threading.BoundedSemaphore(concurrency)
+
+    def acquire(self, timeout: float) -> bool:
+        if self._running.acquire(blocking=False):
+            return True
+        if not self._waiting.acquire(blocking=False):
+            return False
+        try:
+            return self._running.acquire(timeout=timeout)
+        finally:
+            self._waiting.release()
+
+    def release(self) -> None:
+        self._running.release()
+
+
 @functools.cache
-def _hashing_slots(concurrency: int) -> threading.BoundedSemaphore:
-    """One semaphore per process (per configured size)."""
-    return threading.BoundedSemaphore(concurrency)
+def _hashing_slots(concurrency: int) -> HashingSlots:
+    """One set of slots per process (per configured size)."""
+    return HashingSlots(concurrency)
 
 
 def hash_password(password: str, hashing: Hashing) -> str:
