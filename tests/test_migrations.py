@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -91,16 +92,18 @@ def test_upgrade_from_the_first_migration_keeps_rows(bare_app):
         assert db.session.scalar(sa.text("SELECT username FROM users WHERE id = 7")) == "keeper"
 
 
-INITIAL_TABLES = ("users", "api_tokens", "login_throttle", "categories", "tags", "pets",
-                  "pet_tags", "pet_images", "orders")
-
-
-@pytest.mark.parametrize("tables", [INITIAL_TABLES, None], ids=["before-bookings", "all"])
+@pytest.mark.parametrize("tables", ["initial", None], ids=["before-bookings", "all"])
 def test_database_made_before_migrations_is_adopted_with_its_rows(tmp_path, bare_app, tables):
     """A quick-start SQLite file made by create_all (tables, no alembic_version) upgrades."""
     with bare_app.app_context():
-        db.metadata.create_all(db.engine, tables=tables and [
-            db.metadata.tables[name] for name in tables])
+        if tables is None:
+            db.metadata.create_all(db.engine)
+        else:
+            # The initial tables as they were then (later migrations alter some of them):
+            # the first migration's schema, without its stamp.
+            command.upgrade(alembic_config(bare_app), INITIAL_REVISION)
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP TABLE alembic_version"))
         db.session.execute(sa.text("INSERT INTO tags (id, name) VALUES (3, 'old-tag')"))
         db.session.commit()
         db.engine.dispose()

@@ -187,7 +187,7 @@ class TestUserRecord:
         api.login("alice")  # old password still works
         client.put("/v2/user/alice", json={"username": "alice", "password": "new-password"},
                    headers=alice)
-        assert client.get("/v2/user/login?username=alice&password=new-pw").status_code == 200
+        assert client.get("/v2/user/login?username=alice&password=new-password").status_code == 200
 
     def test_rename_to_taken_username_is_409(self, client, api, alice):
         api.signup("bob")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
 from ..database import db
 from ..database.migrate import head_revisions, stored_revisions
@@ -43,13 +43,20 @@ def schema_behind_response(stored: frozenset[str]):
 
 def init_app(app: Flask) -> None:
     schema_checked = False  # per app and process: once it matched, it stays matched
+    # The service's own documents need no database.
+    documents = tuple(app.config["API_PREFIX"] + path
+                      for path in ("/openapi.json", "/swagger.json", "/docs"))
 
     @app.before_request
     def require_current_schema():
         nonlocal schema_checked
-        if schema_checked:
+        if schema_checked or request.path.startswith(documents):
             return None
-        stored = stored_revisions(db.session.connection())
+        try:
+            stored = stored_revisions(db.session.connection())
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            return None  # unreachable: the request's own query answers 503 (errors.py)
         db.session.rollback()
         if stored != head_revisions():
             return schema_behind_response(stored)
@@ -67,6 +74,6 @@ def init_app(app: Flask) -> None:
                                       errors={"database": ["unreachable"]},
                                       headers={"Retry-After": "5"})
         else:
-            response = jsonify({"status": "ok", "database": "ok", "schema": "current"})
+            response = jsonify({"status": "ok", "database": "ok"})
         response.headers["Cache-Control"] = "no-store"
         return response
