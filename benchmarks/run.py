@@ -46,6 +46,8 @@ from helpers import (  # noqa: E402
     spawn,
     waitress_serve_command,
 )
+from timekit_api.serving import serving_options  # noqa: E402
+from timekit_api.settings import defaults  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body
@@ -333,8 +335,11 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
 # --- under attack ---------------------------------------------------------------------------
 
 # What `timekit-api serve` runs by default (settings SERVE_*), as waitress-serve options.
-SERVE_DEFAULTS = ("--connection-limit=1000", "--channel-timeout=30", "--backlog=2048",
-                  "--cleanup-interval=10", "--asyncore-use-poll")
+SERVE_DEFAULTS = tuple(f"--{name.replace('_', '-')}={value}" if value is not True
+                       else f"--{name.replace('_', '-')}"
+                       for name, value in serving_options(defaults()).items()
+                       if name != "threads")
+SERVE_THREADS = serving_options(defaults())["threads"]
 ATTACKERS = 24
 IDLE_CONNECTIONS = 300
 
@@ -369,13 +374,13 @@ def failed_logins(port: int, stop: threading.Event, client: int, counts: collect
 def under_attack(ds: dict, args, work: Path, url: str) -> dict:
     """GET /pet/{id} for one normal client: quiet, while 300 idle connections are held, and
     while 24 clients send failed logins; served as `timekit-api serve` serves by default
-    (8 threads, SERVE_* settings), scrypt hashing as in production."""
+    (SERVE_* settings), scrypt hashing as in production."""
     env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
            **UNLIMITED_ENVIRONMENT,
            # The per-address sign-in limit is production's; each attacker has its own address.
            "TIMEKIT_LOGIN_FAILURES_PER_ADDRESS_PER_HOUR": "100"}
-    server = Server("attacked", "service:app", ROOT, env, work / "attacked.log", threads=8,
-                    options=SERVE_DEFAULTS)
+    server = Server("attacked", "service:app", ROOT, env, work / "attacked.log",
+                    threads=SERVE_THREADS, options=SERVE_DEFAULTS)
     server.wait_ready(f"{PREFIX}/store/inventory")
     rng = random.Random("under-attack")
     path = work / "attack-get-pet.tsv"
@@ -519,7 +524,7 @@ def markdown(report: dict) -> str:
         attacked = result.get("under_attack")
         if attacked:
             lines += ["", "Under attack: one client's `GET /pet/{id}`, served as `timekit-api "
-                          "serve` serves by default (8 threads, `SERVE_*` settings).", "",
+                          "serve` serves by default (`SERVE_*` settings).", "",
                       "| condition | p50 ms | p99 ms | p50 vs quiet | p99 vs quiet | failed |",
                       "|---|---:|---:|---:|---:|---:|"]
             for name, label in (("quiet", "quiet"),

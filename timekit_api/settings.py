@@ -43,7 +43,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                      "scrypt takes 32 MiB)"),
     "PASSWORD_HASH_WAIT_SECONDS": (3.0, "longest wait for a hashing slot before answering 503 "
                                         "with `Retry-After`"),
-    "SERVE_THREADS": (8, "`timekit-api serve`: worker threads"),
+    "SERVE_THREADS": (32, "`timekit-api serve`: worker threads (sign-ins waiting for a "
+                          "hashing slot hold one each; the rest keep answering)"),
     "SERVE_CONNECTION_LIMIT": (1000, "`timekit-api serve`: open connections accepted at "
                                      "once (idle ones included)"),
     "SERVE_CHANNEL_TIMEOUT": (30, "`timekit-api serve`: seconds before an idle or stalled "

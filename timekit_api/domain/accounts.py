@@ -6,12 +6,14 @@ can create a user that the API could never address.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import datetime as dt
 import functools
 import hashlib
 import math
+import os
 import re
 import threading
 import unicodedata
@@ -94,7 +96,7 @@ class Hashing:
     @contextlib.contextmanager
     def slot(self):
         slots = _hashing_slots(max(1, self.concurrency))
-        if not slots.acquire(self.wait_seconds):
+        if not slots.acquire(timeout=self.wait_seconds):
             raise Busy("Too many password checks in progress; try again shortly",
                        headers={"Retry-After": str(max(1, math.ceil(self.wait_seconds)))})
         try:
@@ -103,43 +105,45 @@ class Hashing:
             slots.release()
 
 
-class HashingSlots:
-    """``concurrency`` hashes at once, and at most as many requests waiting for one: a
-    request past both is refused at once, so waiting requests never hold more than a few
-    server threads while others (a GET) need them."""
+@functools.cache
+def _hashing_slots(concurrency: int) -> threading.BoundedSemaphore:
+    """One set of slots per process (per configured size)."""
+    return threading.BoundedSemaphore(concurrency)
 
-    def __init__(self, concurrency: int):
-        self._running = threading.BoundedSemaphore(concurrency)
-        self._waiting = threading.BoundedSemaphore(concurrency)
 
-    def acquire(self, timeout: float) -> bool:
-        if self._running.acquire(blocking=False):
-            return True
-        if not self._waiting.acquire(blocking=False):
-            return False
-        try:
-            return self._running.acquire(timeout=timeout)
-        finally:
-            self._waiting.release()
+HASHING_NICENESS = 19
 
-    def release(self) -> None:
-        self._running.release()
+
+def _lower_priority() -> None:
+    """Run this (hashing) thread at a lower OS priority, so that while hashes run, requests
+    that need no hash still get the CPU first (Linux schedules threads one by one; the hash
+    functions release the GIL). A no-op where threads have no priority of their own."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+    except (AttributeError, OSError):
+        pass
 
 
 @functools.cache
-def _hashing_slots(concurrency: int) -> HashingSlots:
-    """One set of slots per process (per configured size)."""
-    return HashingSlots(concurrency)
+def _hashers(concurrency: int) -> concurrent.futures.ThreadPoolExecutor:
+    """The threads that compute hashes (one per slot), started on first use."""
+    return concurrent.futures.ThreadPoolExecutor(concurrency, "password-hashing",
+                                                 initializer=_lower_priority)
+
+
+def _hash_work(hashing: Hashing, work, *args):
+    """``work(*args)`` on a hashing thread, once a slot is free (Busy after the wait)."""
+    with hashing.slot():
+        return _hashers(max(1, hashing.concurrency)).submit(work, *args).result()
 
 
 def hash_password(password: str, hashing: Hashing) -> str:
-    with hashing.slot():
-        return generate_password_hash(password, method=hashing.method)
+    return _hash_work(hashing, functools.partial(generate_password_hash, method=hashing.method),
+                      password)
 
 
 def _check_password(password_hash: str, password: str, hashing: Hashing) -> bool:
-    with hashing.slot():
-        return check_password_hash(password_hash, password)
+    return _hash_work(hashing, check_password_hash, password_hash, password)
 
 
 _decoys: dict[str, str] = {}
@@ -238,6 +242,9 @@ def create_users(batch: list[dict], hashing: Hashing) -> list[User]:
         check_username(data.get("username"))
         check_password(data.get("password"))
     ensure_free(batch)
+    # Hash without holding a database connection (see verify_login); the unique keys
+    # still settle a race with a concurrent sign-up (409).
+    db.session.rollback()
     users = [_new_user(data, hashing) for data in batch]
     db.session.add_all(users)
     db.session.commit()
@@ -363,22 +370,27 @@ def verify_login(login: str, password: str, config, address: str | None = None) 
     now = utcnow()
     _check_address(address, now, config)
     user = find_user(login) if login and len(login) <= 254 else None
+    user_id = password_hash = None
+    had_failures = False
     if user is not None:
         throttle = db.session.get(LoginThrottle, user.id)
         if throttle and throttle.locked_until and throttle.locked_until > now:
             _refuse_until(throttle.locked_until, now,
                           "Too many failed sign-in attempts; try again later")
-        if _check_password(user.password_hash, password, hashing):
-            if throttle and throttle.failures:
-                throttle.failures, throttle.locked_until = 0, None
-            return user
-        user_id = user.id
-    else:
-        _check_password(_decoy_hash(hashing), password, hashing)  # same cost
-        user_id = None
-    # End the read transaction first, so the writes below wait for SQLite's write lock
-    # (busy timeout) instead of failing on a stale snapshot.
+        user_id, password_hash = user.id, user.password_hash
+        had_failures = bool(throttle and throttle.failures)
+    # Give the database connection back while waiting for a hashing slot and hashing: a
+    # queue of sign-ins must not hold the pool that every other request needs.
     db.session.rollback()
+    if user_id is None:
+        _check_password(_decoy_hash(hashing), password, hashing)  # same cost
+    elif _check_password(password_hash, password, hashing):
+        if had_failures:
+            db.session.execute(sa.update(LoginThrottle).where(LoginThrottle.user_id == user_id)
+                               .values(failures=0, locked_until=None))
+        return user
+    # The read transaction ended above, so the writes below wait for SQLite's write lock
+    # (busy timeout) instead of failing on a stale snapshot.
     if user_id is not None:
         _count_account_failure(user_id, now, config)
     _count_address_failure(address, now)
