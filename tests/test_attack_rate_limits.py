@@ -137,3 +137,13 @@ def test_a_schema_behind_answers_503_with_the_command_to_run(empty_database):
         assert requests.get(server.url + "/store/inventory", timeout=30).status_code == 200
     finally:
         server.stop()
+
+
+def test_an_unreachable_redis_never_makes_a_request_fail(tmp_path):
+    app = serving_app({**base_config(tmp_path), "RATE_LIMIT_STORAGE_URL": "redis://127.0.0.1:1/0"})
+    try:
+        response = app.test_client().get("/v2/store/inventory")
+        assert response.status_code == 200
+        assert "RateLimit-Limit" in response.headers  # counted in memory meanwhile
+    finally:
+        drop_schema(app)

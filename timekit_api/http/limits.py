@@ -69,4 +69,8 @@ def init_app(app: Flask) -> None:
         header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},
         strategy="fixed-window",
         key_prefix="timekit",
+        # Redis unreachable: count in this process's memory meanwhile, and never answer 500
+        # because of the limiter (errors are logged).
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,
     )
