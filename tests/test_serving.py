@@ -77,7 +77,7 @@ def test_serve_takes_connection_limit_and_channel_timeout_options(runner, monkey
     result = runner.invoke(args=["serve", "--connection-limit", "300", "--channel-timeout", "5"])
     assert result.exit_code == 0, result.output
     assert calls[0]["connection_limit"] == 300 and calls[0]["channel_timeout"] == 5
-    assert calls[0]["threads"] == 8  # SERVE_THREADS
+    assert calls[0]["threads"] == 32  # SERVE_THREADS
 
 
 @needs_postgresql
