@@ -85,7 +85,7 @@ class Hashing:
     """
 
     method: str = "scrypt"
-    concurrency: int = 2
+    concurrency: int = 1
     wait_seconds: float = 3.0
 
     @classmethod
