@@ -21,6 +21,7 @@ from timekit_api import create_app
 from timekit_api.database import db
 from timekit_api.database.migrate import upgrade_to_head
 from timekit_api.database.models import ApiToken, Booking, Credential, Order, Pet, User
+from timekit_api.domain.accounts import login_key
 from timekit_api.domain.pets import pet_document
 from timekit_api.domain.schemas import PET_STATUSES, PetSchema
 from timekit_api.domain.tokens import digest
@@ -70,11 +71,13 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
         password_hash = generate_password_hash(PASSWORD, method=password_method)
         with engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA synchronous=OFF")
+            names = {n: USERNAME if n == 1 else f"user{n}" for n in range(1, users + 1)}
             conn.execute(sa.insert(User), [
-                {"id": n, "username": USERNAME if n == 1 else f"user{n}",
-                 "email": f"user{n}@example.com", "first_name": f"First {n}",
-                 "last_name": f"Last {n}", "password_hash": password_hash, "timezone": "UTC"}
-                for n in range(1, users + 1)])
+                {"id": n, "username": name, "username_key": login_key(name),
+                 "email": f"user{n}@example.com", "email_key": f"user{n}@example.com",
+                 "first_name": f"First {n}", "last_name": f"Last {n}",
+                 "password_hash": password_hash, "timezone": "UTC"}
+                for n, name in names.items()])
             conn.execute(sa.insert(ApiToken), [{
                 "digest": digest(TOKEN), "user_id": 1, "kind": "api", "scopes": None,
                 "expires_at": far}])

@@ -13,6 +13,7 @@ benchmarks/results/latest.json and latest.md.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import http.client
 import itertools
@@ -22,10 +23,12 @@ import platform
 import random
 import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +39,15 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests")]
 
 import dataset  # noqa: E402
-from helpers import LiveServer, free_port, spawn, waitress_serve_command  # noqa: E402
+from helpers import (  # noqa: E402
+    UNLIMITED_ENVIRONMENT,
+    LiveServer,
+    free_port,
+    spawn,
+    waitress_serve_command,
+)
+from timekit_api.serving import serving_options  # noqa: E402
+from timekit_api.settings import defaults  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body
@@ -202,9 +213,11 @@ class Server(LiveServer):
     """``python -m waitress --threads=4 <app>`` pinned to core 0, its output in ``log``:
     the test suite's ``LiveServer`` (tests/helpers.py), plus memory figures."""
 
-    def __init__(self, name: str, app: str, cwd: Path, env: dict, log: Path):
+    def __init__(self, name: str, app: str, cwd: Path, env: dict, log: Path,
+                 threads: int = 4, options: tuple[str, ...] = ()):
         port = free_port()
-        command = pinned(0, waitress_serve_command(port, threads=4, app=app))
+        command = waitress_serve_command(port, threads=threads, app=app)
+        command = pinned(0, [*command[:-1], *options, command[-1]])
         process, output = spawn(command, cwd=cwd, env={**os.environ, **env},
                                 output=open(log, "w+", encoding="utf-8", errors="replace"))
         super().__init__(process, output, port, prefix="", name=name)
@@ -321,7 +334,10 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
         l0.stop()
     print(f"   L0: {result['l0']['rps']:.0f} req/s", flush=True)
 
-    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}"}
+    # The load generator sends hundreds of thousands of requests from one address: the
+    # API-wide limits (still checked on every request) are set out of its reach.
+    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+           **UNLIMITED_ENVIRONMENT}
     service = Server("service", "service:app", ROOT, env, work / f"service-{pets}.log")
     service.wait_ready(f"{PREFIX}/store/inventory")
     result["service_pid_memory_at_start"] = service.memory()
@@ -378,10 +394,101 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
         result["memory_mib"] = service.memory()
     finally:
         log = service.stop()
+    if not args.only or "under_attack" in args.only:
+        result["under_attack"] = under_attack(ds, args, work, url)
     result["database_locked"] = log.count("database is locked")
     result["load_after"] = os.getloadavg()
     result["failures"] = failures
     return result
+
+
+# --- under attack ---------------------------------------------------------------------------
+
+# What `timekit-api serve` runs by default (settings SERVE_*), as waitress-serve options.
+SERVE_DEFAULTS = tuple(f"--{name.replace('_', '-')}={value}" if value is not True
+                       else f"--{name.replace('_', '-')}"
+                       for name, value in serving_options(defaults()).items()
+                       if name != "threads")
+SERVE_THREADS = serving_options(defaults())["threads"]
+ATTACKERS = 24
+IDLE_CONNECTIONS = 300
+
+
+def hold_idle_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` half-open connections: a partial request line, then silence."""
+    held = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(f"GET {PREFIX}/store/inventory HTTP/1.1\r\n".encode())
+        held.append(sock)
+    return held
+
+
+def failed_logins(port: int, stop: threading.Event, client: int, counts: collections.Counter):
+    """One attacker: failed sign-ins for names that do not exist, from its own local address
+    (127.0.0.<2+client>), so that the per-address limit does not end the attack early."""
+    rng = random.Random(client)
+    while not stop.is_set():
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30,
+                                                source_address=(f"127.0.0.{2 + client}", 0))
+        try:
+            connection.request("GET", f"{PREFIX}/user/login?username=nobody{rng.randint(1, 10**9)}"
+                                      f"&password=wrong-password")
+            counts[connection.getresponse().status] += 1
+        except OSError:
+            counts["error"] += 1
+        finally:
+            connection.close()
+
+
+def under_attack(ds: dict, args, work: Path, url: str) -> dict:
+    """GET /pet/{id} for one normal client: quiet, while 300 idle connections are held, and
+    while 24 clients send failed logins; served as `timekit-api serve` serves by default
+    (SERVE_* settings), scrypt hashing as in production."""
+    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+           **UNLIMITED_ENVIRONMENT,
+           # The per-address sign-in limit is production's; each attacker has its own address.
+           "TIMEKIT_LOGIN_FAILURES_PER_ADDRESS_PER_HOUR": "100"}
+    server = Server("attacked", "service:app", ROOT, env, work / "attacked.log",
+                    threads=SERVE_THREADS, options=SERVE_DEFAULTS)
+    server.wait_ready(f"{PREFIX}/store/inventory")
+    rng = random.Random("under-attack")
+    path = work / "attack-get-pet.tsv"
+    write_requests(path, {}, [OPERATIONS[0].make(ds, rng) for _ in range(OPERATIONS[0].count)])
+    figures = {}
+    try:
+        figures["quiet"] = measure(server.port, path, 1, args)
+        held = hold_idle_connections(server.port, IDLE_CONNECTIONS)
+        try:
+            figures["idle_connections"] = measure(server.port, path, 1, args)
+        finally:
+            for sock in held:
+                sock.close()
+        stop, counts = threading.Event(), collections.Counter()
+        attackers = [threading.Thread(target=failed_logins, args=(server.port, stop, n, counts))
+                     for n in range(ATTACKERS)]
+        for thread in attackers:
+            thread.start()
+        try:
+            figures["failed_logins"] = measure(server.port, path, 1, args)
+        finally:
+            stop.set()
+            for thread in attackers:
+                thread.join()
+        figures["failed_logins"]["attack_statuses"] = {str(k): v for k, v in counts.items()}
+    finally:
+        server.stop()
+    quiet = figures["quiet"]
+    for name in ("idle_connections", "failed_logins"):
+        f = figures[name]
+        f["p50_vs_quiet"] = round(f["p50_ms"] / quiet["p50_ms"], 2) if quiet["p50_ms"] else None
+        f["p99_vs_quiet"] = round(f["p99_ms"] / quiet["p99_ms"], 2) if quiet["p99_ms"] else None
+        print(f"   under attack, {name}: p50 {f['p50_ms']} ms ({f['p50_vs_quiet']}x quiet) "
+              f"p99 {f['p99_ms']} ms ({f['p99_vs_quiet']}x quiet) failed {f['failed']}",
+              flush=True)
+    print(f"   quiet: p50 {quiet['p50_ms']} ms p99 {quiet['p99_ms']} ms; attackers' answers "
+          f"{figures['failed_logins']['attack_statuses']}", flush=True)
+    return figures
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -467,6 +574,18 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
                          f"{memory['rss_before_mib']} -> {memory['rss_after_mib']} MiB",
                          memory["growth_mib"] <= 2))
     for result in results:
+        attacked = result.get("under_attack")
+        if attacked:
+            for name, label in (("idle_connections", f"{IDLE_CONNECTIONS} idle connections"),
+                                ("failed_logins", f"{ATTACKERS} clients failing logins")):
+                f = attacked[name]
+                met = (f["p50_vs_quiet"] is not None and f["p50_vs_quiet"] <= 2
+                       and f["p99_vs_quiet"] is not None and f["p99_vs_quiet"] <= 2
+                       and f["failed"] == 0)
+                rows.append((f"GET /pet p50 and p99 within 2x of quiet while {label}, "
+                             f"{result['pets']} pets",
+                             f"{f['p50_vs_quiet']}x, {f['p99_vs_quiet']}x", met))
+    for result in results:
         if result["pets"] >= 100000 and result.get("memory_mib"):
             hwm = result["memory_mib"].get("VmHWM")
             rows.append((f"server peak RSS <= 100 MiB, {result['pets']} pets",
@@ -498,6 +617,19 @@ def markdown(report: dict) -> str:
             else:
                 lines.append(f"| {f['label']} | {f['rps']:,.0f} | {f['ratio']:.3f} | "
                              f"{f['p50_ms']} | {f['p99_ms']} | {f['failed']} |")
+        attacked = result.get("under_attack")
+        if attacked:
+            lines += ["", "Under attack: one client's `GET /pet/{id}`, served as `timekit-api "
+                          "serve` serves by default (`SERVE_*` settings).", "",
+                      "| condition | p50 ms | p99 ms | p50 vs quiet | p99 vs quiet | failed |",
+                      "|---|---:|---:|---:|---:|---:|"]
+            for name, label in (("quiet", "quiet"),
+                                ("idle_connections", f"{IDLE_CONNECTIONS} idle connections held"),
+                                ("failed_logins", f"{ATTACKERS} clients sending failed logins")):
+                f = attacked[name]
+                lines.append(f"| {label} | {f['p50_ms']} | {f['p99_ms']} | "
+                             f"{f.get('p50_vs_quiet', 1.0)} | {f.get('p99_vs_quiet', 1.0)} | "
+                             f"{f['failed']} |")
         mem = result.get("memory_mib", {})
         lines += ["", f"Server memory after the run: VmHWM {mem.get('VmHWM')} MiB, VmRSS "
                       f"{mem.get('VmRSS')} MiB. 'database is locked' in the server log: "

@@ -42,6 +42,11 @@ PASSWORD = "secret-pw"
 # anyone) are allowed: tests of the engine's states and races, not of the owner's rules.
 OPEN_SETTINGS = {"graphs": list(GRAPHS), "max_booking_horizon": "1200 months",
                  "max_booking_length": "52 weeks", "max_live_bookings_per_booker": 10000}
+# The suite sends thousands of requests from 127.0.0.1: the API-wide and per-address limits
+# are set out of reach, except in the tests of those limits (test_attack_rate_limits.py).
+UNLIMITED = {"RATE_LIMIT_PER_HOUR": 10**9, "RATE_LIMIT_ANONYMOUS_PER_HOUR": 10**9,
+             "LOGIN_FAILURES_PER_ADDRESS_PER_HOUR": 10**9}
+UNLIMITED_ENVIRONMENT = {f"TIMEKIT_{name}": str(value) for name, value in UNLIMITED.items()}
 
 
 # --- configuration -----------------------------------------------------------------------------
@@ -53,6 +58,7 @@ def base_config(tmp_path) -> dict:
         "AUTO_CREATE_SCHEMA": True,
         "PASSWORD_HASH_METHOD": FAST_HASH,
         "LOGIN_FAILURE_DELAY_SECONDS": 0.0,
+        **UNLIMITED,
     }
 
 
@@ -290,7 +296,7 @@ def start_server(command: list[str], database_url: str, port: int, prefix: str =
     inherited = {name: value for name, value in os.environ.items()
                  if not name.startswith("TIMEKIT_") or name.startswith("TIMEKIT_TEST_")}
     environment = {**inherited, "TIMEKIT_DATABASE_URL": database_url,
-                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **env}
+                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **UNLIMITED_ENVIRONMENT, **env}
     process, output = spawn(command, env=environment)
     return LiveServer(process, output, port, prefix).wait_ready()
 

@@ -29,6 +29,10 @@ def test_smoke_run_answers_every_operation(tmp_path):
             continue
         assert 200 <= figures["first_status"] < 300, (name, figures)
         assert figures["failed"] == 0, (name, figures)
+    attacked = result["under_attack"]
+    for condition in ("quiet", "idle_connections", "failed_logins"):
+        assert attacked[condition]["requests"] > 0 and attacked[condition]["failed"] == 0
+    assert attacked["failed_logins"]["attack_statuses"]  # the attackers were answered
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")
 
 

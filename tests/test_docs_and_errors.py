@@ -293,8 +293,8 @@ def test_integrity_error_is_409_in_error_shape(app, client, alice, monkeypatch):
     from timekit_api.domain import accounts
 
     monkeypatch.setattr(accounts, "ensure_free", lambda *a, **k: None)  # skip the pre-check
-    client.post("/v2/user", json={"username": "dup", "password": "p"})
-    response = client.post("/v2/user", json={"username": "dup", "password": "p"})
+    client.post("/v2/user", json={"username": "dup", "password": "password-p"})
+    response = client.post("/v2/user", json={"username": "dup", "password": "password-p"})
     assert response.status_code == 409
     assert response.json == {"code": 409, "type": "error",
                              "message": "Conflicts with existing data"}

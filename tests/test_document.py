@@ -58,8 +58,8 @@ def test_tour_of_the_api_matches_the_document(client, api, violations):
     alice = api.user("alice")
     bob = api.user("bob")
     # users and sign-in
-    c.post("/v2/user", json={"username": "alice", "password": "x"})                  # 409
-    c.post("/v2/user", json={"username": "bad name!", "password": "x"})              # 400
+    c.post("/v2/user", json={"username": "alice", "password": "password-x"})                  # 409
+    c.post("/v2/user", json={"username": "bad name!", "password": "password-x"})              # 400
     c.post("/v2/user", data="nope", content_type="text/plain")                       # 415
     c.get("/v2/user/login", query_string={"username": "alice", "password": "bad"})  # 400
     c.get("/v2/user/login")                                                          # 400
@@ -69,15 +69,15 @@ def test_tour_of_the_api_matches_the_document(client, api, violations):
     c.post("/v2/oauth/token", data={"grant_type": "password", "username": "alice",
                                     "password": "secret-pw", "scope": "read:pets"})
     c.post("/v2/oauth/token", data={"grant_type": "client_credentials", "username": "a",
-                                    "password": "b"})                               # 400
+                                    "password": "password-b"})                               # 400
     c.post("/v2/oauth/token", json={})                                               # 415
     c.post("/v2/oauth/token", data={"grant_type": "password"})                       # 400
-    c.post("/v2/user/createWithArray", json=[{"username": "c1", "password": "p"}],
+    c.post("/v2/user/createWithArray", json=[{"username": "c1", "password": "password-p"}],
            headers=alice)
-    c.post("/v2/user/createWithList", json=[{"username": "c2", "password": "p"},
-                                            {"username": "c2", "password": "p"}],
+    c.post("/v2/user/createWithList", json=[{"username": "c2", "password": "password-p"},
+                                            {"username": "c2", "password": "password-p"}],
            headers=alice)                                                            # 409
-    c.post("/v2/user/createWithList", json=[{"username": "c3", "password": "p"}])   # 401
+    c.post("/v2/user/createWithList", json=[{"username": "c3", "password": "password-p"}])   # 401
     c.get("/v2/user/alice", headers=alice)
     c.get("/v2/user/alice", headers=basic("alice", auth.json["data"]["api_token"]))
     c.get("/v2/user/alice", headers=bob)                                             # 403

@@ -37,7 +37,7 @@ def test_main_flow_of_every_operation(live_server):
     assert requests.delete(f"{url}/store/order/{order['id']}", headers=auth).status_code == 200
 
     batch = requests.post(f"{url}/user/createWithList", headers=auth,
-                          json=[{"username": "u1", "password": "p"}])
+                          json=[{"username": "u1", "password": "password-p"}])
     assert batch.status_code == 200
     assert requests.put(f"{url}/user/neo", headers=auth,
                         json={"username": "neo", "lastName": "A"}).json()["lastName"] == "A"
@@ -56,8 +56,11 @@ def test_timekit_auth_and_oauth_over_http(live_server):
                         headers=basic("neo@example.com", data["api_token"])).status_code == 200
     oauth = requests.post(f"{url}/oauth/token", data={
         "grant_type": "password", "username": "neo", "password": "secret-pw"}).json()
-    assert requests.get(f"{url}/user/neo",
+    # OAuth2 tokens carry scopes: they read and write pets, never manage the account.
+    assert requests.get(f"{url}/pet/findByStatus",
                         headers=bearer(oauth["access_token"])).status_code == 200
+    assert requests.get(f"{url}/user/neo",
+                        headers=bearer(oauth["access_token"])).status_code == 403
 
 
 @pytest.mark.parametrize("header", ["api_key", "api-key"])

@@ -241,9 +241,9 @@ def test_api_key_and_idempotent_retry(gen, server):
     m = models(gen)
     _, login = signed_in(gen, server, header="Authorization")
     create_key = op(gen, "authentication", "create_credential")
-    add_pet = op(gen, "booking", "post_v2_pet")
-    for module in (create_key, add_pet, op(gen, "store", "post_v2_store_order"),
-                   op(gen, "user", "post_v2_user"), op(gen, "booking", "post_v2_bookings")):
+    add_pet = op(gen, "booking", "add_pet")
+    for module in (create_key, add_pet, op(gen, "store", "place_order"),
+                   op(gen, "user", "create_user"), op(gen, "booking", "post_bookings")):
         assert "idempotency_key" in inspect.signature(module.sync_detailed).parameters
 
     created = create_key.sync_detailed(client=login, body=m.CredentialCreate(name="ci"),

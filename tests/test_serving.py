@@ -64,8 +64,20 @@ def test_serve_passes_host_port_and_threads_to_waitress(runner, monkeypatch):
                                  "--threads", "7"])
     assert result.exit_code == 0, result.output
     ((app, kwargs),) = calls
-    assert kwargs == {"host": "0.0.0.0", "port": 9191, "threads": 7}
+    assert kwargs == {"host": "0.0.0.0", "port": 9191, "threads": 7, "connection_limit": 1000,
+                      "channel_timeout": 30, "backlog": 2048, "cleanup_interval": 10,
+                      "asyncore_use_poll": True}
     assert app.name == "timekit_api"
+
+
+def test_serve_takes_connection_limit_and_channel_timeout_options(runner, monkeypatch):
+    calls = []
+    monkeypatch.setattr("waitress.serve", lambda app, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr("timekit_api.commands.configure_default_logging", lambda: None)
+    result = runner.invoke(args=["serve", "--connection-limit", "300", "--channel-timeout", "5"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["connection_limit"] == 300 and calls[0]["channel_timeout"] == 5
+    assert calls[0]["threads"] == 32  # SERVE_THREADS
 
 
 @needs_postgresql

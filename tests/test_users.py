@@ -43,11 +43,11 @@ class TestCreateUser:
         assert response.json["type"] == "error"
 
     @pytest.mark.parametrize("body, field", [
-        ({"password": "x"}, "username"),
-        ({"username": "a/b", "password": "x"}, "username"),
+        ({"password": "password-x"}, "username"),
+        ({"username": "a/b", "password": "password-x"}, "username"),
         ({"username": "neo"}, "password"),
-        ({"username": "neo", "password": "x", "email": "nope"}, "email"),
-        ({"username": "neo", "password": "x", "userStatus": "1"}, "userStatus"),
+        ({"username": "neo", "password": "password-x", "email": "nope"}, "email"),
+        ({"username": "neo", "password": "password-x", "userStatus": "1"}, "userStatus"),
     ])
     def test_invalid_user_is_400(self, client, body, field):
         response = client.post("/v2/user", json=body)
@@ -185,9 +185,9 @@ class TestUserRecord:
                               headers=alice)
         assert response.status_code == 200 and response.json["firstName"] == "Al"
         api.login("alice")  # old password still works
-        client.put("/v2/user/alice", json={"username": "alice", "password": "new-pw"},
+        client.put("/v2/user/alice", json={"username": "alice", "password": "new-password"},
                    headers=alice)
-        assert client.get("/v2/user/login?username=alice&password=new-pw").status_code == 200
+        assert client.get("/v2/user/login?username=alice&password=new-password").status_code == 200
 
     def test_rename_to_taken_username_is_409(self, client, api, alice):
         api.signup("bob")
@@ -222,7 +222,7 @@ class TestTimekitAuth:
 
     @pytest.mark.parametrize("body, status", [
         ({"email": "doc@example.com", "password": "wrong"}, 401),
-        ({"email": "nobody@example.com", "password": "x"}, 401),
+        ({"email": "nobody@example.com", "password": "password-x"}, 401),
         ({"email": "doc@example.com"}, 400),
     ])
     def test_failures(self, client, api, body, status):

@@ -12,9 +12,8 @@ from flask_cors import CORS
 
 from . import commands, database, settings
 from .database.migrate import migrate
-from .http import docs, errors, health, logs, xml
+from .http import auth, docs, errors, health, limits, logs, xml
 from .http.api import BLUEPRINTS
-from .http.auth import security_schemes
 from .http.blueprint import Api
 from .http.converters import IdConverter, id_parameter_schema
 
@@ -47,16 +46,17 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     # in one host) never share one. The token URL is relative to the document's own URL,
     # so it survives mounting under a prefix.
     api = Api(app, spec_kwargs={"components": {
-        "securitySchemes": security_schemes(token_url="oauth/token")}})
+        "securitySchemes": auth.security_schemes(token_url="oauth/token")}})
     app.extensions["timekit_api.openapi"] = api  # for code that adds routes to this app
     cors.init_app(app, resources={f"{app.config['API_PREFIX']}/*": {
         "origins": [o.strip() for o in app.config["CORS_ORIGINS"].split(",")],
         "allow_headers": ["Authorization", "Content-Type", "api_key", "api-key",
                           "Idempotency-Key"],
         "expose_headers": ["X-Rate-Limit", "X-Expires-After", "Retry-After", "X-Request-Id",
-                           "Idempotent-Replayed"],
+                           "Idempotent-Replayed", *limits.HEADERS],
     }})
     errors.init_app(app)
+    auth.init_app(app)
     app.url_map.converters["id"] = IdConverter
     api.register_converter(IdConverter, id_parameter_schema)
     for blueprint in BLUEPRINTS:
@@ -64,7 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
                                + (blueprint.url_prefix or ""))
     docs.init_app(app)
     xml.init_app(app)
+    logs.init_app(app)  # request hooks in this order: access log, schema check, rate limits
     health.init_app(app)
-    logs.init_app(app)
+    limits.init_app(app)
     commands.init_app(app)
     return app

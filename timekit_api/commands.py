@@ -16,7 +16,7 @@ from .domain import accounts
 from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data
 from .domain.errors import DomainError
 from .http.logs import configure_default_logging
-from .serving import serve
+from .serving import serve, serving_options
 from .settings import markdown_table
 
 
@@ -45,7 +45,7 @@ def init_db_command():
 def load_demo_command():
     """Load the Petstore sample data and the seed's Timekit user. For demos only."""
     app = app_with_schema()
-    added = load_demo_data(app.config["PASSWORD_HASH_METHOD"])
+    added = load_demo_data(accounts.Hashing.from_config(app.config))
     click.echo(f"Demo data loaded (added {added}). DEMO DATA IS FOR DEMOS: user1..user10 "
                f"share the password {DEMO_PASSWORD!r}; doc.brown@timekit.io signs in with "
                f"{DOC_BROWN_PASSWORD!r}. Do not load it into a production database.")
@@ -61,7 +61,7 @@ def create_user_command(username, email, password):
     app = app_with_schema()
     try:
         accounts.create_users([{"username": username, "email": email, "password": password}],
-                              app.config["PASSWORD_HASH_METHOD"])
+                              accounts.Hashing.from_config(app.config))
     except DomainError as error:
         fail(error)
     click.echo(f"User {username} created.")
@@ -70,16 +70,27 @@ def create_user_command(username, email, password):
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--threads", type=int, help="worker threads [setting SERVE_THREADS]")
+@click.option("--connection-limit", type=int,
+              help="open connections accepted at once [setting SERVE_CONNECTION_LIMIT]")
+@click.option("--channel-timeout", type=int,
+              help="seconds before an idle connection is closed [setting SERVE_CHANNEL_TIMEOUT]")
 @with_appcontext
-def serve_command(host, port, threads):
-    """Serve the API with waitress (the api_key header included)."""
+def serve_command(host, port, threads, connection_limit, channel_timeout):
+    """Serve the API with waitress (the api_key header included).
+
+    Options left out take their settings (`timekit-api settings`, SERVE_*)."""
     configure_default_logging()
     app: Flask = current_app._get_current_object()
     if app.config["AUTO_CREATE_SCHEMA"]:
         upgrade_to_head(app)
+    options = serving_options(app.config)
+    for name, value in (("threads", threads), ("connection_limit", connection_limit),
+                        ("channel_timeout", channel_timeout)):
+        if value is not None:
+            options[name] = value
     click.echo(f"Serving on http://{host}:{port}{app.config['API_PREFIX']}/docs")
-    serve(app, host=host, port=port, threads=threads)
+    serve(app, host=host, port=port, **options)
 
 
 @click.command("settings")

@@ -23,13 +23,36 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "MAX_IMAGE_BYTES": (5 * 1024 * 1024, "largest uploaded image in bytes (413 beyond)"),
     "TOKEN_TTL_SECONDS": (24 * 3600, "lifetime of issued tokens"),
     "SIGNUP_ENABLED": (True, "whether anonymous `POST /user` may create accounts"),
-    "RATE_LIMIT_PER_HOUR": (5000, "value announced in the login response's `X-Rate-Limit` header"),
-    "LOGIN_FAILURES_BEFORE_DELAY": (3, "failed logins for one account before answers are slowed"),
-    "LOGIN_FAILURES_BEFORE_LOCK": (10, "failed logins for one account before 429 is answered"),
+    "RATE_LIMIT_PER_HOUR": (5000, "requests per hour for one signed-in account (all its "
+                                  "credentials together); also the login's `X-Rate-Limit`"),
+    "RATE_LIMIT_ANONYMOUS_PER_HOUR": (3600, "requests per hour from one client address "
+                                            "without valid credentials"),
+    "RATE_LIMIT_STORAGE_URL": ("", "where rate-limit counters live: empty for this process's "
+                                   "memory, `redis://host:6379/0` to share them between "
+                                   "instances"),
+    "LOGIN_FAILURES_BEFORE_DELAY": (3, "failed logins for one account before each further "
+                                       "failure makes it wait (429 with `Retry-After`)"),
+    "LOGIN_FAILURES_BEFORE_LOCK": (10, "failed logins for one account before it is locked"),
     "LOGIN_LOCK_SECONDS": (300, "how long an account stays locked after too many failures"),
-    "LOGIN_FAILURE_DELAY_SECONDS": (0.5, "extra delay per failed login once the delay "
-                                         "threshold is passed"),
+    "LOGIN_FAILURE_DELAY_SECONDS": (0.5, "wait per failure past the delay threshold (429 "
+                                         "with `Retry-After` until it has passed)"),
+    "LOGIN_FAILURES_PER_ADDRESS_PER_HOUR": (100, "failed sign-ins from one client address "
+                                                 "per hour before it gets 429"),
     "PASSWORD_HASH_METHOD": ("scrypt", "Werkzeug password-hash method for stored passwords"),
+    "PASSWORD_HASH_CONCURRENCY": (1, "password hashes computed at once per process (each "
+                                     "scrypt takes 32 MiB: raise it with cores and memory)"),
+    "PASSWORD_HASH_WAIT_SECONDS": (3.0, "longest wait for a hashing slot before answering 503 "
+                                        "with `Retry-After`"),
+    "SERVE_THREADS": (32, "`timekit-api serve`: worker threads (sign-ins waiting for a "
+                          "hashing slot hold one each; the rest keep answering)"),
+    "SERVE_CONNECTION_LIMIT": (1000, "`timekit-api serve`: open connections accepted at "
+                                     "once (idle ones included)"),
+    "SERVE_CHANNEL_TIMEOUT": (30, "`timekit-api serve`: seconds before an idle or stalled "
+                                  "connection is closed"),
+    "SERVE_BACKLOG": (2048, "`timekit-api serve`: connections the kernel queues before "
+                            "waitress accepts them"),
+    "SERVE_CLEANUP_INTERVAL": (10, "`timekit-api serve`: seconds between sweeps for timed-out "
+                                   "connections"),
     "SQLITE_BUSY_TIMEOUT_MS": (10000, "how long SQLite waits for a write lock before giving up"),
     "IDEMPOTENCY_KEY_TTL_SECONDS": (24 * 3600, "how long an `Idempotency-Key` answer is "
                                                "kept and replayed"),

@@ -63,7 +63,24 @@ def run_in_transaction(work):
         raise
     db.session.commit()
     return result
+
+
 SQLITE_CACHE_KIB = 256  # SQLite's default is 2,000 KiB per connection
+
+
+def lock_row(model, ident) -> bool:
+    """Take the write lock on one row first, before reading it for a write: a row lock until
+    commit on PostgreSQL, the database's write lock on SQLite (pysqlite begins the
+    transaction at this first write). False when there is no such row (any more): a write
+    racing a delete then answers 404, and of two deletes only one finds the row.
+
+    The update changes nothing (the key is set to itself), so no mapper event fires and no
+    foreign key is checked.
+    """
+    table = model.__table__
+    key = table.primary_key.columns[0]
+    result = db.session.execute(sa.update(table).where(key == ident).values({key.name: key}))
+    return result.rowcount == 1
 
 
 def sqlite_pragmas(dbapi_connection, connection_record) -> None:

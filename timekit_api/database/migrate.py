@@ -10,11 +10,13 @@ head when it has every table of the models, else as the initial revision, then u
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask_migrate import Migrate
 
@@ -51,3 +53,17 @@ def upgrade_to_head(app: Flask) -> None:
             adopted = "head" if set(db.metadata.tables) <= tables else INITIAL_REVISION
             command.stamp(config, adopted)
         command.upgrade(config, "head")
+
+
+@functools.cache
+def head_revisions() -> frozenset[str]:
+    """The revisions the code's schema is at (read once from the migration scripts)."""
+    return frozenset(ScriptDirectory(MIGRATIONS_DIRECTORY).get_heads())
+
+
+def stored_revisions(connection) -> frozenset[str]:
+    """The revisions the database says its schema is at (empty when never migrated)."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return frozenset()
+    return frozenset(connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+                     .scalars())

@@ -21,6 +21,10 @@ class User(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     username: Mapped[str] = mapped_column(sa.String(64), unique=True)
     email: Mapped[str | None] = mapped_column(sa.String(254), unique=True)
+    # The sign-in keys (domain/accounts.login_key of username and email), unique, so that
+    # "USER1" and "user1" can never be two accounts.
+    username_key: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
+    email_key: Mapped[str | None] = mapped_column(sa.String(320), unique=True)
     first_name: Mapped[str | None] = mapped_column(sa.String(255))
     last_name: Mapped[str | None] = mapped_column(sa.String(255))
     phone: Mapped[str | None] = mapped_column(sa.String(64))
@@ -41,6 +45,8 @@ class ApiToken(db.Model):
     kind: Mapped[str] = mapped_column(sa.String(16))  # login, auth, api, oauth
     # Space-separated OAuth2 scopes; NULL means a full-access token.
     scopes: Mapped[str | None] = mapped_column(sa.String(255))
+    # Tokens issued together (POST /auth's token and api_token) share it: they end together.
+    pair_id: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
@@ -93,6 +99,16 @@ class LoginThrottle(db.Model):
                                          primary_key=True)
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AddressThrottle(db.Model):
+    """Failed sign-ins from one client address in the current hour, shared by every instance."""
+
+    __tablename__ = "address_throttle"
+
+    address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0)
 
 
 class Pet(db.Model):

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from ..database import db
 from ..database.models import Order, Pet, User
-from .accounts import hash_password
+from .accounts import Hashing, hash_password, login_key
 from .pets import load_pet
 from .resources import open_every_graph
 
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "demo-password"  # at least 8 characters, as every password
 CATEGORIES = {1: "Dogs", 2: "Cats", 3: "Rabbits", 4: "Lions"}
 PETS = [  # id, name, category id, tags, status
     (1, "Cat 1", 2, ("tag1", "tag2"), "available"),
@@ -31,9 +31,10 @@ ORDERS = [(1, 1, "placed"), (2, 1, "delivered"), (3, 2, "placed"), (4, 2, "deliv
 DOC_BROWN = dict(username="doc.brown", email="doc.brown@timekit.io", first_name="Dr. Emmett",
                  last_name="Brown", timezone="America/Los_Angeles")
 DOC_BROWN_PASSWORD = "DeLorean"
+DEFAULT_HASHING = Hashing()
 
 
-def load_demo_data(hash_method: str = "scrypt") -> dict[str, int]:
+def load_demo_data(hashing: Hashing = DEFAULT_HASHING) -> dict[str, int]:
     """Insert what is missing (by id or username); returns how many rows were added."""
     added = {"users": 0, "pets": 0, "orders": 0}
     users = {}
@@ -41,13 +42,15 @@ def load_demo_data(hash_method: str = "scrypt") -> dict[str, int]:
         users[n] = db.session.get(User, n) or User(
             id=n, username=f"user{n}", first_name=f"first name {n}", last_name=f"last name {n}",
             email=f"email{n}@test.com", phone="123-456-7890", user_status=(n - 1) % 3 + 1,
-            password_hash=hash_password(DEMO_PASSWORD, hash_method))
+            username_key=f"user{n}", email_key=f"email{n}@test.com",
+            password_hash=hash_password(DEMO_PASSWORD, hashing))
         if users[n] not in db.session:
             db.session.add(users[n])
             added["users"] += 1
     if not db.session.query(User).filter_by(username=DOC_BROWN["username"]).first():
-        db.session.add(User(**DOC_BROWN,
-                            password_hash=hash_password(DOC_BROWN_PASSWORD, hash_method)))
+        db.session.add(User(**DOC_BROWN, username_key=login_key(DOC_BROWN["username"]),
+                            email_key=login_key(DOC_BROWN["email"]),
+                            password_hash=hash_password(DOC_BROWN_PASSWORD, hashing)))
         added["users"] += 1
     db.session.flush()
     opened = []

@@ -34,6 +34,14 @@ class TooManyAttempts(DomainError):
     pass
 
 
+class TooLarge(DomainError):
+    """The request asks for more work than one request may (a batch past its limit)."""
+
+
+class Busy(DomainError):
+    """The service cannot take this work now (every hashing slot taken); try again soon."""
+
+
 # --- accounts ------------------------------------------------------------------------------
 
 class InvalidUsername(Invalid):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..database import db
+from ..database import db, lock_row
 from ..database.models import Order
 from . import access, pets
 from .errors import Invalid, OrderExists, OrderNotFound
@@ -23,14 +23,20 @@ def place_order(data: dict, user_id: int) -> Order:
     order_id = data.pop("id", None)
     order = Order(owner_id=user_id, **data)
     if order_id is not None and order_id >= 1:
-        if db.session.get(Order, order_id) is not None:
+        taken = db.session.get(Order, order_id)
+        if taken is not None and taken.owner_id == user_id:
             raise OrderExists(f"Order {order_id} already exists")
-        order.id = order_id
+        if taken is None:
+            order.id = order_id
+        # Taken by another user: whether it is must not leak (contract section 3), so no
+        # 409 names it; the order gets the server's next id instead, as when none is sent.
     db.session.add(order)
     db.session.commit()
     return order
 
 
 def delete_order(order_id: int, user_id: int) -> None:
+    if not lock_row(Order, order_id):  # of two deletes, only one finds the order
+        raise OrderNotFound("Order not found")
     db.session.delete(get_order(order_id, user_id))
     db.session.commit()

@@ -19,7 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 
-from ..database import db
+from ..database import db, lock_row
 from ..database import run_in_transaction as _commit_or_rollback
 from ..database.models import Pet, PetImage, PetTagName
 from . import access, catalog
@@ -141,6 +141,14 @@ def get_own_pet(pet_id: int, user_id: int) -> Pet:
     return pet
 
 
+def _lock_own_pet(pet_id: int, user_id: int) -> Pet:
+    """The caller's pet, locked for this transaction (``lock_row``): a write racing a
+    delete answers 404, never 500, and of two deletes only one succeeds."""
+    if not lock_row(Pet, pet_id):
+        raise PetNotFound("Pet not found")
+    return get_own_pet(pet_id, user_id)
+
+
 def exists(pet_id: int) -> bool:
     return db.session.get(Pet, pet_id) is not None
 
@@ -159,13 +167,6 @@ def _save(pet: Pet, data: dict) -> Pet:
         db.session.add(pet)
     db.session.flush()  # assigns the id
     return pet
-
-
-def _lock(pet_id: int) -> None:
-    """Serialise writers of one pet (a row lock on PostgreSQL, the write lock on SQLite)
-    before reading what they change, as the booking engine does."""
-    db.session.execute(sa.update(Pet).where(Pet.id == pet_id)
-                       .values(booking_version=Pet.booking_version))
 
 
 def add_pet(data: dict, owner_id: int | None) -> str:
@@ -189,7 +190,7 @@ def replace_pet(data: dict, user_id: int) -> str:
     pet_id = data.get("id")
     if pet_id is None or pet_id < 1:
         raise Invalid("Invalid ID supplied")
-    _commit_or_rollback(lambda: _save(get_own_pet(pet_id, user_id), data))
+    _commit_or_rollback(lambda: _save(_lock_own_pet(pet_id, user_id), data))
     return pet_document(pet_id)
 
 
@@ -197,7 +198,7 @@ def update_fields(pet_id: int, user_id: int, changes: dict) -> Pet:
     """``name`` and/or ``status`` from the form update."""
 
     def work():
-        pet = get_own_pet(pet_id, user_id)
+        pet = _lock_own_pet(pet_id, user_id)
         if "name" in changes:
             pet.name = changes["name"]
         if "status" in changes:
@@ -209,7 +210,7 @@ def update_fields(pet_id: int, user_id: int, changes: dict) -> Pet:
 
 def delete_pet(pet_id: int, user_id: int) -> None:
     def work():
-        db.session.delete(get_own_pet(pet_id, user_id))
+        db.session.delete(_lock_own_pet(pet_id, user_id))
 
     _commit_or_rollback(work)
 
@@ -227,8 +228,7 @@ def add_image(pet_id: int, user_id: int, data: bytes, metadata: str | None, max_
                       errors={"file": ["Not a recognised image."]})
 
     def work():
-        _lock(pet_id)
-        pet = get_own_pet(pet_id, user_id)
+        pet = _lock_own_pet(pet_id, user_id)
         if len(pet.photo_urls) >= MAX_PHOTO_URLS:
             raise Conflict(f"The pet has {MAX_PHOTO_URLS} photoUrls already, the most it may "
                            "have; remove some with PUT /pet first",

@@ -11,8 +11,16 @@ import datetime as dt
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from .accounts import MAX_PASSWORD_LENGTH, USERNAME_PATTERN, USERNAME_RULE
+from .accounts import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PASSWORD_RULE,
+    USERNAME_PATTERN,
+    USERNAME_RULE,
+    check_batch_size,
+)
 from .ids import MAX_INT64, MIN_INT64
+from .moments import Moment
 
 INT32 = validate.Range(min=-(2**31), max=2**31 - 1)
 INT64 = validate.Range(min=MIN_INT64, max=MAX_INT64)
@@ -24,6 +32,7 @@ MAX_PET_NAME = 255
 MAX_PHOTO_URLS = 100
 MAX_PHOTO_URL_LENGTH = 2048
 MAX_TAGS = 100
+PASSWORD = validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH, error=PASSWORD_RULE)
 
 
 class WireSchema(ma.Schema):
@@ -132,8 +141,7 @@ class OrderSchema(WireSchema):
     id = Int64()
     pet_id = Int64(required=True, data_key="petId")
     quantity = Int32(validate.Range(min=0, max=2**31 - 1), load_default=1)
-    ship_date = fields.AwareDateTime(data_key="shipDate", default_timezone=dt.UTC,
-                                     allow_none=True)
+    ship_date = Moment(data_key="shipDate", default_timezone=dt.UTC, allow_none=True)
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES), load_default="placed",
                            metadata={"description": "Order Status"})
     complete = fields.Boolean(load_default=False)
@@ -145,11 +153,18 @@ class UserSchema(WireSchema):
     first_name = Text(data_key="firstName", allow_none=True)
     last_name = Text(data_key="lastName", allow_none=True)
     email = fields.Email(validate=validate.Length(max=254), allow_none=True)
-    password = fields.String(load_only=True, required=True,
-                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    password = fields.String(load_only=True, required=True, validate=PASSWORD,
+                             metadata={"description": PASSWORD_RULE})
     phone = Text(64, allow_none=True)
     user_status = Int32(data_key="userStatus", allow_none=True,
                         metadata={"description": "User Status"})
+
+    @ma.pre_load(pass_collection=True)
+    def bound_batches(self, data, many, **kwargs):
+        """A batch past the limit is refused (413) before its users are even validated."""
+        if many and isinstance(data, list):
+            check_batch_size(len(data))
+        return data
 
 
 class UserResponseSchema(UserSchema):
@@ -163,8 +178,13 @@ class UserResponseSchema(UserSchema):
 class UserUpdateSchema(UserSchema):
     """``PUT /user/{username}``: the password may be left out to keep the current one."""
 
-    password = fields.String(load_only=True,
-                             validate=validate.Length(min=1, max=MAX_PASSWORD_LENGTH))
+    password = fields.String(load_only=True, validate=PASSWORD,
+                             metadata={"description": PASSWORD_RULE})
+
+
+class LogoutQuerySchema(ma.Schema):
+    all = fields.Boolean(load_default=False, metadata={
+        "description": "`true` revokes every token of the user, not only this one"})
 
 
 class LoginQuerySchema(ma.Schema):

@@ -19,7 +19,12 @@ import sqlalchemy as sa
 from ..database import UTCDateTime, db, utcnow
 from ..database.models import ApiToken, Credential, User
 
-PET_SCOPES = ("read:pets", "write:pets")
+READ_PETS, WRITE_PETS = "read:pets", "write:pets"
+PET_SCOPES = (READ_PETS, WRITE_PETS)
+# The permission to manage the account (user records, batches of users): held only by
+# tokens without scope limits, never by a scoped OAuth2 token (contract section 3).
+ACCOUNT = "account"
+PERMISSIONS = (READ_PETS, WRITE_PETS, ACCOUNT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +46,11 @@ class Principal:
         return f"token:{self.token_id}"
 
     @property
-    def scopes(self) -> frozenset[str]:
+    def permissions(self) -> frozenset[str]:
+        """What this token may do: its scopes, or everything for a token without limits."""
         if self.token_scopes is None:
-            return frozenset(PET_SCOPES)
-        return frozenset(self.token_scopes.split())
+            return frozenset(PERMISSIONS)
+        return frozenset(self.token_scopes.split()) & frozenset(PET_SCOPES)
 
 
 def digest(token: str) -> str:
@@ -52,11 +58,12 @@ def digest(token: str) -> str:
 
 
 def issue_token(user: User, kind: str, ttl_seconds: int,
-                scopes: str | None = None) -> tuple[str, ApiToken]:
-    """Create a token for ``user``; returns the plain token (shown once) and its row."""
+                scopes: str | None = None, pair_id: str | None = None) -> tuple[str, ApiToken]:
+    """Create a token for ``user``; returns the plain token (shown once) and its row.
+    Tokens issued with one ``pair_id`` (``new_pair_id()``) are revoked together."""
     plain = secrets.token_urlsafe(32)
     now = utcnow()
-    row = ApiToken(digest=digest(plain), user=user, kind=kind, scopes=scopes,
+    row = ApiToken(digest=digest(plain), user=user, kind=kind, scopes=scopes, pair_id=pair_id,
                    created_at=now, expires_at=now + dt.timedelta(seconds=ttl_seconds))
     db.session.add(row)
     return plain, row
@@ -81,12 +88,31 @@ def find_principal(plain: str) -> Principal | None:
     return Principal(*row) if row else None
 
 
+def new_pair_id() -> str:
+    return secrets.token_hex(16)
+
+
 def revoke(principal: Principal) -> None:
-    """Revoke the token (or API key) ``principal`` signed in with."""
+    """Revoke the token (or API key) ``principal`` signed in with, and for a token the other
+    token of its pair."""
     if principal.credential_id is not None:
         db.session.execute(sa.delete(Credential).where(Credential.id == principal.credential_id))
-    else:
-        db.session.execute(sa.delete(ApiToken).where(ApiToken.id == principal.token_id))
+        return
+    pair = sa.select(ApiToken.pair_id).where(ApiToken.id == principal.token_id).scalar_subquery()
+    db.session.execute(sa.delete(ApiToken).where(
+        (ApiToken.id == principal.token_id) | (ApiToken.pair_id == pair)))
+
+
+def revoke_all(user_id: int) -> None:
+    """Revoke every token of the user (``GET /user/logout?all=true``)."""
+    db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id))
+
+
+def revoke_others(user_id: int, keep_token_id: int | None) -> None:
+    """Revoke every token of the user but ``keep_token_id`` (after a password change)."""
+    db.session.execute(sa.delete(ApiToken).where(ApiToken.user_id == user_id,
+                                                 ApiToken.id != (keep_token_id or 0)))
+
 
 
 # --- API keys (issue 17): the read path of ``live_api_key_...`` credentials ----------------

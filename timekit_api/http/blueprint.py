@@ -10,6 +10,7 @@ import copy
 from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 
+from ..domain.tokens import PERMISSIONS
 from . import auth, errors, idempotency
 from .parser import Parser
 
@@ -50,15 +51,24 @@ class Blueprint(SmorestBlueprint):
                 manual.setdefault("operationId", default_operation_id(method, endpoint))
         super().register_views_in_doc(api, app, spec, name=name, parameters=parameters)
 
-    def login_required(self, scope: str | None = None):
-        """Require credentials (and ``scope`` for scoped OAuth2 tokens); document both."""
+    def login_required(self, permission: str | None):
+        """Require credentials that hold ``permission`` and document both.
+
+        ``permission`` is one of ``domain/tokens.PERMISSIONS``: ``read:pets`` (reads),
+        ``write:pets`` (pet writes, orders and bookings) or ``account`` (managing the
+        account: only tokens without scope limits hold it), or None for what any valid
+        token may do (signing itself out). Scoped OAuth2 tokens hold only their scopes.
+        """
+        if permission is not None and permission not in PERMISSIONS:
+            raise ValueError(f"unknown permission {permission!r}")
+
         def decorator(func):
-            func = auth.multi_auth.login_required(role=scope)(func)
+            func = auth.multi_auth.login_required(role=permission)(func)
             func = self.fails_with(_401="Missing, invalid or expired credentials")(func)
-            if scope:
-                func = self.fails_with(_403=f"The token lacks the {scope} scope, or the "
+            if permission:
+                func = self.fails_with(_403=f"The token does not hold {permission!r}, or the "
                                              "object belongs to another user")(func)
-            return self.doc(security=auth.security_requirements(scope))(func)
+            return self.doc(security=auth.security_requirements(permission))(func)
 
         return decorator
 

@@ -12,6 +12,7 @@ import logging
 import marshmallow as ma
 from flask import Flask, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from ..database import db
@@ -108,6 +109,8 @@ STATUS_OF = {
     domain.InvalidPet: 405,  # the seed's "Invalid input" for pet bodies
     domain.ImageTooLarge: 413,
     domain.IdempotencyKeyReused: 422,
+    domain.TooLarge: 413,
+    domain.Busy: 503,
     domain.Invalid: 400,
     domain.Forbidden: 403,
     domain.NotFound: 404,
@@ -138,6 +141,15 @@ def init_app(app: Flask) -> None:
         # A uniqueness race lost to a concurrent request: the database kept one of them.
         db.session.rollback()
         return error_response(409, "Conflicts with existing data")
+
+    @app.errorhandler(StaleDataError)
+    @app.errorhandler(ObjectDeletedError)
+    def deleted_meanwhile(exc):
+        # A write that lost a race with a delete of the same object. The domain locks rows
+        # before such writes (database.lock_row), so this is the safety net, not the rule.
+        db.session.rollback()
+        log.warning("write raced a delete: %s", exc.__class__.__name__)
+        return error_response(404, "Not found: deleted by a concurrent request")
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)

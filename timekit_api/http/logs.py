@@ -16,6 +16,13 @@ from flask import Flask, g, request
 
 access_log = logging.getLogger("timekit_api.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters (CR, LF...) and backslashes as ``\\xNN`` escapes: a request path
+    such as ``/v2/pet/%0d%0a...`` cannot forge a second log line."""
+    return CONTROL_CHARACTERS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def init_app(app: Flask) -> None:
@@ -39,7 +46,7 @@ def init_app(app: Flask) -> None:
             fields = {
                 "method": request.method,
                 # The path as the client sent it (mount prefix included), never the query string.
-                "path": request.script_root + request.path,
+                "path": escape_controls(request.script_root + request.path),
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - g.request_started) * 1000, 2),
                 "request_id": request_id,

@@ -26,6 +26,7 @@ import math
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.orm.exc import ObjectDeletedError
 
 from ...database import db, utcnow
 from ...database import run_in_transaction as _one_transaction
@@ -158,6 +159,18 @@ def _apply(booking: Booking, transition: Transition, actor_id: int | None,
     booking.updated_at = now
 
 
+def _get_locked(booking_id, viewer_id: int) -> BookingView:
+    """The booking with its pet locked and its state re-read under the lock. A booking (or
+    pet) deleted by a concurrent request is BookingNotFound (404), never a 500."""
+    view = get_booking(booking_id, viewer_id)
+    try:
+        lock_resource(view.booking.resource_id)
+        db.session.refresh(view.booking)  # the state may have changed before we got the lock
+    except (UnknownResource, ObjectDeletedError):
+        raise BookingNotFound("Booking not found") from None
+    return view
+
+
 def create_booking(data: dict, booker_id: int) -> BookingView:
     """A booking from a loaded create request; with ``action`` the graph's entry action is
     applied at once, in the same transaction."""
@@ -268,10 +281,8 @@ def apply_action(booking_id, action: str, actor_id: int,
     not allow it), Forbidden (not this actor's action) or SlotTaken."""
 
     def work():
-        view = get_booking(booking_id, actor_id)
+        view = _get_locked(booking_id, actor_id)
         booking = view.booking
-        lock_resource(booking.resource_id)
-        db.session.refresh(booking)  # the state may have changed before we got the lock
         transition = GRAPHS[booking.graph].transition(booking.state, action)
         access.require_booking_actor(transition, view.roles)
         if transition.source == INITIAL_STATE and transition.target in LIVE_STATES:
@@ -286,7 +297,7 @@ def delete_booking(booking_id, viewer_id: int) -> None:
     """Only a booking in a final state can be deleted, by its booker or the pet's owner."""
 
     def work():
-        view = get_booking(booking_id, viewer_id)
+        view = _get_locked(booking_id, viewer_id)
         graph = GRAPHS[view.graph]
         if not graph.is_final(view.state):
             raise Conflict(f"Only a booking in a final state can be deleted; this one is "

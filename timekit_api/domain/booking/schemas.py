@@ -6,13 +6,13 @@ needs no change in this module.
 
 from __future__ import annotations
 
-import datetime as dt
 import zoneinfo
 
 import marshmallow as ma
 from marshmallow import fields, validate
 
 from ..ids import parse_id
+from ..moments import Moment
 from ..schemas import Int64, Text
 from .drawing import FORMATS
 from .graphs import GRAPHS, INITIAL_STATE
@@ -26,18 +26,9 @@ def all_states() -> set[str]:
     return {state for graph in GRAPHS.values() for state in graph.states}
 
 
-class Timestamp(fields.AwareDateTime):
-    """RFC 3339 with an offset (a naive time is refused), converted to UTC."""
-
-    def __init__(self, **kwargs):
-        super().__init__(format="iso", **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return moment.astimezone(dt.UTC)
-        except OverflowError:
-            raise ma.ValidationError("Out of range.") from None
+class Timestamp(Moment):
+    """RFC 3339 with an offset (a naive time is refused), in the service's range
+    (``moments.py``), converted to UTC."""
 
 
 def valid_timezone(name: str) -> None:

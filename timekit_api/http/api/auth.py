@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
 from ...database import db
 from ...domain import accounts, schemas
-from ...domain.tokens import PET_SCOPES, issue_token
+from ...domain.tokens import PET_SCOPES, issue_token, new_pair_id
 from ..auth import AUTHENTICATE_HEADER
 from ..blueprint import Blueprint
 from ..errors import OAuthErrorSchema, error_response
 
 blp = Blueprint("auth", __name__, url_prefix="", tag="Authentication")
+
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 section 5.1
 
 
 def ttl() -> int:
@@ -35,14 +38,15 @@ class Auth(MethodView):
         Basic `email:api_token`). Each call issues a fresh pair; only digests are stored.
         """
         user = accounts.verify_login(credentials["email"], credentials["password"],
-                                     current_app.config)
+                                     current_app.config, request.remote_addr)
         if user is None:
             abort(401, message="Could not authorize user based on credentials",
                   headers={"WWW-Authenticate": AUTHENTICATE_HEADER})
-        token, row = issue_token(user, "auth", ttl())
-        api_token, _ = issue_token(user, "api", ttl())
+        pair = new_pair_id()
+        token, row = issue_token(user, "auth", ttl(), pair_id=pair)
+        api_token, _ = issue_token(user, "api", ttl(), pair_id=pair)
         db.session.commit()
-        return {"data": accounts.SignIn(user, token, api_token, row.created_at)}
+        return {"data": accounts.SignIn(user, token, api_token, row.created_at)}, 200, NO_STORE
 
 
 def oauth_error(error: str, description: str, status: int = 400):
@@ -75,11 +79,13 @@ class OAuthToken(MethodView):
         unknown = [s for s in requested if s not in PET_SCOPES]
         if unknown:
             return oauth_error("invalid_scope", f"Unknown scope: {' '.join(unknown)}")
-        user = accounts.verify_login(form["username"], form["password"], current_app.config)
+        user = accounts.verify_login(form["username"], form["password"], current_app.config,
+                                     request.remote_addr)
         if user is None:
             return oauth_error("invalid_grant", "Invalid username or password")
         scopes = " ".join(s for s in PET_SCOPES if s in requested)
         token, _ = issue_token(user, "oauth", ttl(), scopes=scopes)
         db.session.commit()
         return {"access_token": token, "token_type": "Bearer",
-                "expires_in": current_app.config["TOKEN_TTL_SECONDS"], "scope": scopes}
+                "expires_in": current_app.config["TOKEN_TTL_SECONDS"], "scope": scopes}, \
+            200, NO_STORE

@@ -16,6 +16,7 @@ from flask_smorest import abort
 
 from ...domain.booking import GRAPHS, GraphvizError, GraphvizMissing, engine, render
 from ...domain.booking import schemas as booking_schemas
+from ...domain.tokens import READ_PETS, WRITE_PETS
 from ..auth import current_user_id
 from ..blueprint import Blueprint
 
@@ -35,7 +36,7 @@ def page_url(page: int, limit: int) -> str:
 
 @blp.route("")
 class Bookings(MethodView):
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
     @blp.idempotent()
     @blp.arguments(booking_schemas.BookingCreateSchema, example={
         "graph": "confirm_decline", "action": "create", "resource_id": 1,
@@ -56,7 +57,7 @@ class Bookings(MethodView):
         """
         return engine.create_booking(data, booker_id=current_user_id()), 201
 
-    @blp.login_required()
+    @blp.login_required(READ_PETS)
     @blp.arguments(booking_schemas.BookingListQuerySchema, location="query")
     @blp.response(200, booking_schemas.BookingPageSchema, description="one page of bookings")
     @blp.fails_with(_400="Invalid search, limit or page")
@@ -78,7 +79,7 @@ class Bookings(MethodView):
 
 @blp.route("/<uuid:booking_id>")
 class BookingById(MethodView):
-    @blp.login_required()
+    @blp.login_required(READ_PETS)
     @blp.response(200, booking_schemas.BookingEnvelopeSchema, description="the booking")
     @blp.fails_with(_404="Booking not found (also for a malformed id and for others' "
                          "bookings)")
@@ -86,7 +87,7 @@ class BookingById(MethodView):
         """Get a booking, with its transition history"""
         return engine.get_booking(booking_id, current_user_id())
 
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
     @blp.response(204, description="deleted")
     @blp.fails_with(_404="Booking not found", _409="The booking is not in a final state")
     def delete(self, booking_id):
@@ -101,7 +102,7 @@ class BookingById(MethodView):
 
 @blp.route("/<uuid:booking_id>/<action>")
 class BookingAction(MethodView):
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
     @blp.arguments(booking_schemas.ActionBodySchema, required=False, example={
         "decline": {"message": "Sorry, the dog is at the vet that day"}})
     @blp.response(200, booking_schemas.BookingEnvelopeSchema,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ...domain import credentials, schemas
+from ...domain.tokens import ACCOUNT
 from ..auth import current_principal
 from ..blueprint import Blueprint
 from ..responses import api_response
@@ -20,7 +21,7 @@ FULL_ACCESS = "The credential has scope limits (managing API keys needs one with
 
 @blp.route("")
 class Credentials(MethodView):
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.idempotent()
     @blp.arguments(credentials.CredentialCreateSchema, example={
         "name": "CI deploy job", "scopes": ["read:pets", "write:pets"],
@@ -43,7 +44,7 @@ class Credentials(MethodView):
                                                data.get("scopes"), data.get("expires_at"))
         return {"data": issued}, 201
 
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.response(200, credentials.CredentialListSchema, description="your API keys")
     @blp.fails_with(_403=FULL_ACCESS)
     @blp.doc(operationId="listCredentials")
@@ -57,7 +58,7 @@ class Credentials(MethodView):
 
 @blp.route("/<id:credential_id>")
 class CredentialById(MethodView):
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.response(200, schemas.ApiResponseSchema, description="the key is revoked")
     @blp.fails_with(_400="Invalid ID supplied", _403=FULL_ACCESS,
                     _404="Credential not found")

@@ -13,6 +13,7 @@ from ...database import utcnow
 from ...domain import resource_schemas as schemas
 from ...domain import resources
 from ...domain.booking import free_time
+from ...domain.tokens import WRITE_PETS
 from ..auth import current_user_id
 from ..blueprint import Blueprint
 
@@ -33,7 +34,7 @@ class Resource(MethodView):
         """
         return resources.get_resource(petId)
 
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
     @blp.arguments(schemas.ResourceUpdateSchema, example={
         "timezone": "Europe/Oslo", "graphs": ["confirm_decline", "instant"],
         "availability_constraints": [{"allow_weekdays": {}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from ...domain import orders, pets, schemas
+from ...domain.tokens import READ_PETS, WRITE_PETS
 from ..auth import current_user_id
 from ..blueprint import Blueprint
 from ..responses import answer_response, api_response
@@ -27,7 +28,7 @@ class Inventory(MethodView):
 @blp.route("/order")
 class Orders(MethodView):
     @blp.operation("placeOrder")
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
     @blp.idempotent()
     @blp.arguments(schemas.OrderSchema, description="order placed for purchasing the pet")
     @blp.response(200, schemas.OrderSchema, description="successful operation")
@@ -41,7 +42,7 @@ class Orders(MethodView):
 @blp.route("/order/<id:orderId>")
 class OrderById(MethodView):
     @blp.operation("getOrderById")
-    @blp.login_required()
+    @blp.login_required(READ_PETS)
     @blp.response(200, schemas.OrderSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Order not found")
     def get(self, orderId):
@@ -52,7 +53,7 @@ class OrderById(MethodView):
         return orders.get_order(orderId, current_user_id())
 
     @blp.operation("deleteOrder")
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid ID supplied", _404="Order not found")
     def delete(self, orderId):

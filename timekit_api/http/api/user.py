@@ -5,12 +5,13 @@ The rules (usernames, passwords, throttling) are ``domain/accounts.py``'s.
 
 from __future__ import annotations
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import abort
 
 from ...database import db
 from ...domain import access, accounts, schemas, tokens
+from ...domain.tokens import ACCOUNT
 from ..auth import AUTHENTICATE_HEADER, current_principal, current_user_id, multi_auth
 from ..blueprint import Blueprint
 from ..responses import api_response
@@ -18,8 +19,8 @@ from ..responses import api_response
 blp = Blueprint("user", __name__, url_prefix="/user", tag="User")
 
 
-def hash_method() -> str:
-    return current_app.config["PASSWORD_HASH_METHOD"]
+def hashing() -> accounts.Hashing:
+    return accounts.Hashing.from_config(current_app.config)
 
 
 def own_user(username: str):
@@ -43,24 +44,29 @@ class Users(MethodView):
         Open sign-up unless the service disables it (`SIGNUP_ENABLED`); then only a signed-in
         user can create users.
         """
-        if not current_app.config["SIGNUP_ENABLED"] and current_principal() is None:
+        principal = current_principal()
+        if not current_app.config["SIGNUP_ENABLED"] and principal is None:
             abort(401, message="Sign-up is disabled: sign in to create users",
                   headers={"WWW-Authenticate": AUTHENTICATE_HEADER})
-        return accounts.create_users([data], hash_method())[0]
+        if principal is not None and ACCOUNT not in principal.permissions:
+            abort(403, message="A token with scope limits cannot create users")
+        return accounts.create_users([data], hashing())[0]
 
 
 def batch_view(summary: str, operation_id: str):
     @blp.operation(operation_id)
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.idempotent()
     @blp.arguments(schemas.UserSchema(many=True), description="List of user object")
     @blp.response(200, schemas.UserResponseSchema(many=True), description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _409="Username or email already taken",
-                    _415="Body is not JSON")
+                    _413=f"More than {accounts.MAX_BATCH_USERS} users", _415="Body is not JSON",
+                    _503="Password hashing is busy; see Retry-After")
     def post(self, batch):
-        return accounts.create_users(batch, hash_method())
+        return accounts.create_users(batch, hashing())
 
-    post.__doc__ = summary + "\n\nAll or nothing: one invalid or taken user creates none."
+    post.__doc__ = (summary + "\n\nAll or nothing: one invalid or taken user creates none. "
+                    f"At most {accounts.MAX_BATCH_USERS} users per request.")
     return post
 
 
@@ -87,10 +93,14 @@ class Login(MethodView):
     })
     @blp.operation("loginUser")
     @blp.fails_with(_400="Invalid username/password supplied",
-                    _429="Too many failed attempts; see Retry-After")
+                    _429="Too many failed attempts; see Retry-After",
+                    _503="Password hashing is busy; see Retry-After")
     def get(self, args):
         """Logs user into the system"""
-        user = accounts.verify_login(args["username"], args["password"], current_app.config)
+        if request.method == "HEAD":  # a HEAD answer has no body: it must not mint a token
+            abort(405, message="Use GET to sign in", headers={"Allow": "GET"})
+        user = accounts.verify_login(args["username"], args["password"], current_app.config,
+                                     request.remote_addr)
         if user is None:
             abort(400, message="Invalid username/password supplied")
         token, row = tokens.issue_token(user, "login", current_app.config["TOKEN_TTL_SECONDS"])
@@ -105,14 +115,19 @@ class Login(MethodView):
 @blp.route("/logout")
 class Logout(MethodView):
     @blp.operation("logoutUser")
-    @blp.login_required()
+    @blp.login_required(None)
+    @blp.arguments(schemas.LogoutQuerySchema, location="query")
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
-    def get(self):
+    def get(self, args):
         """Logs out current logged in user session
 
-        Revokes the token the request was made with.
+        Revokes the token the request was made with (and the other token of a `POST /auth`
+        pair); with `all=true`, every token of the user.
         """
-        tokens.revoke(current_principal())
+        if args["all"]:
+            tokens.revoke_all(current_user_id())
+        else:
+            tokens.revoke(current_principal())
         db.session.commit()
         return api_response("ok")
 
@@ -120,7 +135,7 @@ class Logout(MethodView):
 @blp.route("/<username>")
 class UserByName(MethodView):
     @blp.operation("getUserByName")
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid username supplied", _403="Another user's record",
                     _404="User not found")
@@ -132,21 +147,26 @@ class UserByName(MethodView):
         return own_user(username)
 
     @blp.operation("updateUser")
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.arguments(schemas.UserUpdateSchema, description="Updated user object")
     @blp.response(200, schemas.UserResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid user supplied", _403="Another user's record",
                     _404="User not found", _409="Username or email already taken",
-                    _415="Body is not JSON")
+                    _415="Body is not JSON", _503="Password hashing is busy; see Retry-After")
     def put(self, data, username):
         """Updated user
 
-        This can only be done by the logged in user. Leaving `password` out keeps it.
+        This can only be done by the logged in user, with a token without scope limits.
+        Leaving `password` out keeps it; changing it revokes every other token of the user.
         """
-        return accounts.update_user(own_user(username), data, hash_method())
+        user, password_changed = accounts.update_user(own_user(username), data, hashing())
+        if password_changed:
+            tokens.revoke_others(user.id, current_principal().token_id)
+        db.session.commit()
+        return user
 
     @blp.operation("deleteUser")
-    @blp.login_required()
+    @blp.login_required(ACCOUNT)
     @blp.response(200, schemas.ApiResponseSchema, description="successful operation")
     @blp.fails_with(_400="Invalid username supplied", _403="Another user's record",
                     _404="User not found")
