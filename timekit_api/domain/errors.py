@@ -90,3 +90,25 @@ class UnknownResource(Invalid):
 
 class SlotTaken(Conflict):
     """Another live booking of the same pet intersects the window."""
+
+
+# --- notifications --------------------------------------------------------------------------
+
+class WebhookNotFound(NotFound):
+    pass
+
+
+class DeliveryNotFound(NotFound):
+    pass
+
+
+class InvalidWebhookUrl(Invalid):
+    """The URL is malformed, not http(s), or (by default) reaches a non-public address."""
+
+
+class InvalidActionLink(Forbidden):
+    """An emailed action link that was altered, made for something else, or has expired."""
+
+
+class ActionLinkUsed(Conflict):
+    """An emailed action link that has already been used once."""
