@@ -226,8 +226,17 @@ def deliver_pending(now: datetime, limit: int, settings: DeliverySettings) -> Co
     Call it in a loop (``timekit_api/delivery.py``): it returns at once when nothing is due.
     """
     counts = Counts()
-    rows = claim(now, limit, settings.lease)
-    counts.claimed = len(rows)
+    while counts.claimed < limit:
+        # Again after each round: a delivered row lets the next one of its booking go.
+        rows = claim(now, limit - counts.claimed, settings.lease)
+        if not rows:
+            break
+        counts.claimed += len(rows)
+        _send(rows, now, settings, counts)
+    return counts
+
+
+def _send(rows, now: datetime, settings: DeliverySettings, counts: Counts) -> None:
     hooks = {}
     webhook_ids = {row.webhook_id for row in rows if row.webhook_id}
     if webhook_ids:
@@ -241,7 +250,8 @@ def deliver_pending(now: datetime, limit: int, settings: DeliverySettings) -> Co
         else:
             outcome = _send_email(row, now, settings)
         _record(row, outcome, now, counts)
-    return counts
+        if outcome.gone:  # later rows of this batch for the same webhook see it inactive
+            hooks.pop(row.webhook_id, None)
 
 
 def _send_webhook(row, hook, settings: DeliverySettings) -> Outcome:
