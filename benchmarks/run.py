@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,7 @@ class Operation:
     optional: str | None = None  # a path answering 404 means "not deployed yet": skipped
     count: int = 2000  # distinct requests in the file the load generator cycles through
     notes: str = ""
+    webhooks: int = 0  # webhooks the benchmark user subscribes before this operation
 
 
 def pet_body(fields: dict, **changes) -> str:
@@ -128,6 +130,11 @@ OPERATIONS = [
                    "complete": False})), auth=True, connections=4),
     Operation("create_booking", "POST /bookings (4 writers)", booking, auth=True,
               connections=4, optional=f"{PREFIX}/bookings", count=20000),
+    # Right after create_booking, so the two differ only by the subscriptions (the outbox
+    # rows they add to each transaction); the rows are then delivered by deliver_webhooks.
+    Operation("create_booking_webhooks", "POST /bookings, 3 webhooks subscribed (4 writers)",
+              booking, auth=True, connections=4, optional=f"{PREFIX}/bookings", count=20000,
+              webhooks=3),
     Operation("list_bookings", "GET /bookings?limit=50&page=1",
               lambda ds, rng: ("GET", f"{PREFIX}/bookings?limit=50&page=1", ""), auth=True,
               optional=f"{PREFIX}/bookings"),
@@ -246,6 +253,48 @@ def measure(port: int, request_file: Path, connections: int, args) -> dict:
             "runs": [round(r["rps"], 1) for r in runs], "connections": connections}
 
 
+# --- notifications ---------------------------------------------------------------------------
+
+def delivered_webhooks(url: str) -> tuple[int, int]:
+    """(delivered, pending) webhook deliveries in the SQLite database at ``url``."""
+    import sqlite3
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        rows = dict(connection.execute(
+            "SELECT status, count(*) FROM deliveries WHERE channel = 'webhook' "
+            "GROUP BY status").fetchall())
+    return rows.get("delivered", 0), rows.get("pending", 0)
+
+
+def deliver_webhooks(url: str, env: dict, args, work: Path) -> dict:
+    """One delivery process (`timekit-api deliver`, pinned to core 0) sending the webhooks
+    queued by create_booking_webhooks to the local receiver: webhooks delivered per second."""
+    label = "timekit-api deliver: webhooks/s to a local receiver (1 process)"
+    before, pending = delivered_webhooks(url)
+    if pending == 0:
+        return {"label": label, "skipped": "no pending webhooks (run create_booking_webhooks)"}
+    command = pinned(0, [sys.executable, "-c", "from timekit_api.cli import main; main()",
+                         "deliver", "--once"])
+    log = open(work / "deliver.log", "w+", encoding="utf-8", errors="replace")
+    started = time.monotonic()
+    process, _ = spawn(command, cwd=ROOT, env={**os.environ, **env}, output=log)
+    try:
+        time.sleep(1.0)  # start-up (imports, app) is not delivery
+        first, t0 = delivered_webhooks(url)[0], time.monotonic()
+        deadline = t0 + args.duration * max(args.runs, 1)
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        last, t1 = delivered_webhooks(url)[0], time.monotonic()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    rate = (last - first) / (t1 - t0)
+    print(f"   deliver_webhooks: {rate:.0f} webhooks/s ({last - before} delivered of "
+          f"{pending} pending, {time.monotonic() - started:.1f} s)", flush=True)
+    return {"label": label, "rps": round(rate, 1), "ratio": 0.0, "p50_ms": None,
+            "p99_ms": None, "failed": 0, "pending_at_start": pending}
+
+
 # --- one data set ----------------------------------------------------------------------------
 
 def bench_dataset(pets: int, args, work: Path) -> dict:
@@ -265,10 +314,16 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
         l0.stop()
     print(f"   L0: {result['l0']['rps']:.0f} req/s", flush=True)
 
-    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}"}
+    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+           # the webhook receiver is on 127.0.0.1
+           "TIMEKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1"}
     service = Server("service", "service:app", ROOT, env, work / f"service-{pets}.log")
     service.wait_ready(f"{PREFIX}/store/inventory")
     result["service_pid_memory_at_start"] = service.memory()
+    # A receiver that answers at once (the bare WSGI app), for the webhooks.
+    receiver = Server("receiver", "l0:app", HERE, {}, work / "receiver.log").wait_ready("/")
+    receiver.url = f"http://127.0.0.1:{receiver.port}"
+    subscribed = 0
     failures = []
     try:
         for op in OPERATIONS:
@@ -287,6 +342,13 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                                                      f"{op.optional} answers 404: not deployed"}
                     print(f"   {op.name}: skipped ({op.optional} is 404)", flush=True)
                     continue
+            for _ in range(op.webhooks - subscribed):
+                subscribed += 1
+                status, body = request_once(service.port, ("POST", f"{PREFIX}/webhooks",
+                                            json.dumps({"url": receiver.url + "/hook"})),
+                                            {**headers, "Content-Type": "application/json"})
+                if status != 201:
+                    failures.append(f"{op.name}: subscribing answered {status} {body[:200]!r}")
             method, target, body = requests[0]
             status, body = request_once(service.port,
                                         (method, target, fill_window(body, window_slots())),
@@ -306,8 +368,11 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                   f"p50 {figures['p50_ms']} ms p99 {figures['p99_ms']} ms "
                   f"failed {figures['failed']}", flush=True)
         result["memory_mib"] = service.memory()
+        if not args.only or "deliver_webhooks" in args.only:
+            result["operations"]["deliver_webhooks"] = deliver_webhooks(url, env, args, work)
     finally:
         log = service.stop()
+        receiver.stop()
     result["database_locked"] = log.count("database is locked")
     result["load_after"] = os.getloadavg()
     result["failures"] = failures
@@ -370,6 +435,16 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
                      f"{result['pets']} pets",
                      f"{failed} failed, {result['database_locked']} locked",
                      failed == 0 and result["database_locked"] == 0))
+    for pets in sorted(by_pets):
+        plain, hooked = op(pets, "create_booking"), op(pets, "create_booking_webhooks")
+        if plain and hooked:
+            share = hooked["rps"] / plain["rps"]
+            rows.append((f"booking creation with 3 webhooks >= 0.8 of without, {pets} pets",
+                         f"{share:.2f}", share >= 0.8))
+        deliver = op(pets, "deliver_webhooks")
+        if deliver:
+            rows.append((f"one delivery process >= 200 webhooks/s, {pets} pets",
+                         f"{deliver['rps']:.0f}/s", deliver["rps"] >= 200))
     for result in results:
         if result["pets"] >= 100000 and result.get("memory_mib"):
             hwm = result["memory_mib"].get("VmHWM")

@@ -124,7 +124,7 @@ def test_sigkill_between_claim_and_answer_loses_nothing(server, server_database,
     ids = [delivery for delivery, _, _ in got]
     assert len(set(ids)) == 4
     per_booking = collections.defaultdict(list)
-    for delivery, booking, event in got:
+    for _delivery, booking, event in got:
         if not per_booking[booking] or per_booking[booking][-1] != event:
             per_booking[booking].append(event)
     assert per_booking[first] == ["booking.tentative", "booking.confirmed"], printed

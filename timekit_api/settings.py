@@ -55,6 +55,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "DELIVERY_LEASE_SECONDS": (60, "how long a delivery process owns a claimed notification; "
                                    "after a crash it is sent again once the lease ends"),
     "DELIVERY_BATCH_SIZE": (50, "notifications one delivery process claims at a time"),
+    "DELIVERY_CONCURRENCY": (8, "webhook requests one delivery process has in flight at once "
+                                "(never two of one booking to one webhook)"),
     "DELIVERY_POLL_SECONDS": (1.0, "how long `timekit-api deliver` waits when nothing is "
                                    "due"),
 }

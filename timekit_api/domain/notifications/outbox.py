@@ -27,6 +27,7 @@ import logging
 import secrets
 import smtplib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -152,6 +153,7 @@ class DeliverySettings:
     site_name: str = "Timekit API"
     link_secret: str = field(default="", repr=False)
     email_overrides: str | None = None
+    concurrency: int = 8
 
     @classmethod
     def from_config(cls, config, instance_path: str | None = None,
@@ -166,7 +168,7 @@ class DeliverySettings:
                    lease=timedelta(seconds=float(config["DELIVERY_LEASE_SECONDS"])),
                    mail=mail, public_url=config["PUBLIC_URL"],
                    api_prefix=config["API_PREFIX"], site_name=config["SITE_NAME"],
-                   link_secret=link_secret,
+                   link_secret=link_secret, concurrency=int(config["DELIVERY_CONCURRENCY"]),
                    email_overrides=f"{instance_path}/emails" if instance_path else None)
 
 
@@ -237,6 +239,9 @@ def deliver_pending(now: datetime, limit: int, settings: DeliverySettings) -> Co
 
 
 def _send(rows, now: datetime, settings: DeliverySettings, counts: Counts) -> None:
+    """Send one claimed batch. Its rows belong to different streams (the claim takes at most
+    the first pending row of each), so the webhook requests go out concurrently without
+    breaking the order per booking; emails (which read the database) go one by one."""
     hooks = {}
     webhook_ids = {row.webhook_id for row in rows if row.webhook_id}
     if webhook_ids:
@@ -244,14 +249,17 @@ def _send(rows, now: datetime, settings: DeliverySettings, counts: Counts) -> No
             sa.select(Webhook.id, Webhook.url, Webhook.secret, Webhook.active)
             .where(Webhook.id.in_(webhook_ids))).all()}
         db.session.rollback()  # end the read; nothing is held during the network calls
+    webhook_rows = [row for row in rows if row.channel == WEBHOOK]
+    outcomes: dict[int, Outcome] = {}
+    with ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
+        for row, outcome in zip(webhook_rows, pool.map(
+                lambda row: _send_webhook(row, hooks.get(row.webhook_id), settings),
+                webhook_rows), strict=True):
+            outcomes[row.id] = outcome
     for row in rows:
-        if row.channel == WEBHOOK:
-            outcome = _send_webhook(row, hooks.get(row.webhook_id), settings)
-        else:
-            outcome = _send_email(row, now, settings)
-        _record(row, outcome, now, counts)
-        if outcome.gone:  # later rows of this batch for the same webhook see it inactive
-            hooks.pop(row.webhook_id, None)
+        if row.channel != WEBHOOK:
+            outcomes[row.id] = _send_email(row, now, settings)
+    _record(rows, outcomes, now, counts)
 
 
 def _send_webhook(row, hook, settings: DeliverySettings) -> Outcome:
@@ -285,42 +293,47 @@ def _send_email(row, now: datetime, settings: DeliverySettings) -> Outcome:
     return Outcome(DELIVERED)
 
 
-def _record(row, outcome: Outcome, now: datetime, counts: Counts) -> None:
-    """Write the attempt's outcome, unless another process has claimed the row since."""
-    values: dict = {"locked_until": None, "response_status": outcome.response_status,
-                    "error": outcome.error[:MAX_ERROR] if outcome.error else None}
-    status = outcome.status
-    if status == FAILED and not outcome.permanent:
-        delay = webhooks.next_attempt_delay(row.attempts)
-        if delay is not None:
-            status = PENDING
-            values["next_attempt_at"] = now + delay
-    values["status"] = status
-    if status in (DELIVERED, SKIPPED):
-        values["delivered_at"] = now
+def _record(rows, outcomes: dict[int, Outcome], now: datetime, counts: Counts) -> None:
+    """Write each attempt's outcome (one commit per batch), unless another process has
+    claimed that row again since (its lease ran out): the attempt number guards it."""
+    written = []
     try:
-        result = db.session.execute(
-            sa.update(_deliveries)
-            .where(_deliveries.c.id == row.id, _deliveries.c.attempts == row.attempts,
-                   _deliveries.c.status == PENDING)
-            .values(**values))
-        if outcome.gone and row.webhook_id:
-            db.session.execute(sa.update(Webhook.__table__)
-                               .where(Webhook.__table__.c.id == row.webhook_id)
-                               .values(active=False, updated_at=now))
+        for row in rows:
+            outcome = outcomes[row.id]
+            values: dict = {"locked_until": None, "response_status": outcome.response_status,
+                            "error": outcome.error[:MAX_ERROR] if outcome.error else None}
+            status = outcome.status
+            if status == FAILED and not outcome.permanent:
+                delay = webhooks.next_attempt_delay(row.attempts)
+                if delay is not None:
+                    status = PENDING
+                    values["next_attempt_at"] = now + delay
+            values["status"] = status
+            if status in (DELIVERED, SKIPPED):
+                values["delivered_at"] = now
+            result = db.session.execute(
+                sa.update(_deliveries)
+                .where(_deliveries.c.id == row.id, _deliveries.c.attempts == row.attempts,
+                       _deliveries.c.status == PENDING)
+                .values(**values))
+            if outcome.gone and row.webhook_id:
+                db.session.execute(sa.update(Webhook.__table__)
+                                   .where(Webhook.__table__.c.id == row.webhook_id)
+                                   .values(active=False, updated_at=now))
+            written.append((row, status, result.rowcount == 1))
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    if result.rowcount != 1:
-        counts.lost_lease += 1
-        log.warning("delivery %s: claimed again by another process before its outcome was "
-                    "written", row.id)
-        return
-    if status == PENDING:
-        counts.retrying += 1
-    else:
-        setattr(counts, status, getattr(counts, status) + 1)
+    for row, status, mine in written:
+        if not mine:
+            counts.lost_lease += 1
+            log.warning("delivery %s: claimed again by another process before its outcome "
+                        "was written", row.id)
+        elif status == PENDING:
+            counts.retrying += 1
+        else:
+            setattr(counts, status, getattr(counts, status) + 1)
 
 
 # --- emails -----------------------------------------------------------------------------------
