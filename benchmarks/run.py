@@ -278,7 +278,11 @@ def deliver_webhooks(url: str, env: dict, args, work: Path) -> dict:
     started = time.monotonic()
     process, _ = spawn(command, cwd=ROOT, env={**os.environ, **env}, output=log)
     try:
-        time.sleep(1.0)  # start-up (imports, app) is not delivery
+        # Start-up (imports, the app) is not delivery: the clock starts with the first one.
+        wait_until = time.monotonic() + 120
+        while (delivered_webhooks(url)[0] == before and process.poll() is None
+               and time.monotonic() < wait_until):
+            time.sleep(0.05)
         first, t0 = delivered_webhooks(url)[0], time.monotonic()
         deadline = t0 + args.duration * max(args.runs, 1)
         while time.monotonic() < deadline and process.poll() is None:
@@ -287,7 +291,11 @@ def deliver_webhooks(url: str, env: dict, args, work: Path) -> dict:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        log.seek(0)
+        printed = log.read()
         log.close()
+    if last == first:
+        print(f"   deliver_webhooks: nothing delivered; its output:\n{printed[-2000:]}")
     rate = (last - first) / (t1 - t0)
     print(f"   deliver_webhooks: {rate:.0f} webhooks/s ({last - before} delivered of "
           f"{pending} pending, {time.monotonic() - started:.1f} s)", flush=True)
