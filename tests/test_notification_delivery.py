@@ -11,15 +11,17 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import signal
 import sys
 import time
 
+import icalendar
 import pytest
 import requests
 
 from helpers import free_port, http_session, spawn, start_server, waitress_serve_command
-from notification_receivers import Receiver
+from notification_receivers import Mailbox, Receiver, attachments_of, text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -158,3 +160,39 @@ def test_two_delivery_processes_send_each_notification_once(server, server_datab
                     timeout=10).json()
     assert log["total"] == expected
     assert {(d["status"], d["attempts"]) for d in log["data"]} == {("delivered", 1)}
+
+
+def test_emails_links_and_calendar_end_to_end(server_database):
+    """waitress + `timekit-api deliver` + aiosmtpd: the owner's email's confirm link, followed
+    over HTTP, confirms once; the customer's confirmation carries the .ics."""
+    mailbox = Mailbox()
+    port = free_port()
+    mail = {"TIMEKIT_MAIL_SERVER": "127.0.0.1", "TIMEKIT_MAIL_PORT": str(mailbox.port),
+            "TIMEKIT_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+    live = start_server(waitress_serve_command(port), server_database, port, **mail)
+    process, output = start_delivery(server_database, **mail)
+    try:
+        url = live.url
+        owner, booker = http_session(url, "owner"), http_session(url, "booker")
+        pet = owner.post(f"{url}/pet", json={"name": "rex", "photoUrls": []}, timeout=10).json()
+        booking = create_booking(url, booker, pet["id"], 0)
+        wait_for(lambda: len(mailbox.messages) == 1)
+        link = re.search(r"Confirm: (\S+)", text_of(mailbox.messages[0])).group(1)
+        assert link.startswith(f"{url}/bookings/{booking}/external_action/confirm?signature=")
+        confirmed = requests.get(link, timeout=10)
+        assert confirmed.status_code == 200 and confirmed.json()["data"]["state"] == "confirmed"
+        assert requests.get(link, timeout=10).status_code == 409
+        wait_for(lambda: len(mailbox.messages) == 2)
+        assert mailbox.messages[1]["To"] == "m@example.com"
+        ics = attachments_of(mailbox.messages[1])["booking.ics"]
+        (event,) = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+        assert str(event["status"]) == "CONFIRMED"
+        served = booker.get(f"{url}/bookings/{booking}/calendar.ics", timeout=10)
+        assert served.status_code == 200
+        assert served.headers["Content-Type"].startswith("text/calendar")
+        assert requests.get(f"{url}/bookings/{booking}/calendar.ics", timeout=10
+                            ).status_code == 401
+    finally:
+        stop(process, output)
+        live.stop()
+        mailbox.close()

@@ -16,12 +16,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from helpers import Api, base_config, drop_schema, serving_app
+from helpers import Api, base_config, drop_schema, http_session, serving_app
 from notification_receivers import Mailbox, Receiver, attachments_of, text_of
 from timekit_api.database import db
 from timekit_api.database.models import Delivery, Webhook
 from timekit_api.delivery import deliver_once
-from timekit_api.domain.notifications import links
+from timekit_api.domain.notifications import actions, links
 
 SECRET = "s" * 32
 
@@ -373,8 +373,7 @@ def test_expired_and_foreign_links_are_refused(mail_app, mailbox):
     assert client.get(f"/v2/bookings/{target}/external_action/confirm?signature={token}"
                       ).status_code == 403
     with mail_app.app_context():
-        from timekit_api.domain.notifications.actions import link_secret
-        secret = link_secret("")
+        secret = actions.link_secret("")
     old = links.make_action_token(secret, booking["id"], "confirm", "n", now=0)
     assert client.get(f"/v2/bookings/{booking['id']}/external_action/confirm?signature={old}"
                       ).status_code == 403
@@ -420,7 +419,6 @@ def test_calendar_file_for_booker_and_owner_only(people):
 
 def test_the_link_secret_is_generated_once_and_stored(napp):
     with napp.app_context():
-        from timekit_api.domain.notifications import actions
         actions._generated.clear()
         first = actions.link_secret("")
         actions._generated.clear()
@@ -431,7 +429,6 @@ def test_the_link_secret_is_generated_once_and_stored(napp):
 # --- end to end through waitress ---------------------------------------------------------------
 
 def test_webhooks_api_through_waitress(live_server):
-    from helpers import http_session
     session = http_session(live_server.url, "hooker")
     created = session.post(f"{live_server.url}/webhooks",
                            json={"url": "https://93.184.216.34/hook"}, timeout=10)
