@@ -679,7 +679,9 @@ def test_openapi_files_every_booking_operation_under_booking(client):
         ("post", "/v2/bookings"), ("get", "/v2/bookings"),
         ("get", "/v2/bookings/{booking_id}"), ("delete", "/v2/bookings/{booking_id}"),
         ("put", "/v2/bookings/{booking_id}/{action}"), ("get", "/v2/bookings/graphs"),
-        ("get", "/v2/bookings/graphs/{graph}"), ("get", "/v2/bookings/graphs/{graph}/diagram")}
+        ("get", "/v2/bookings/graphs/{graph}"), ("get", "/v2/bookings/graphs/{graph}/diagram"),
+        ("get", "/v2/bookings/{booking_id}/calendar.ics"),
+        ("get", "/v2/bookings/{booking_id}/external_action/{action}")}
     for (_method, path), op in operations.items():
         assert op["tags"] == ["Booking"], path
         assert op["summary"], path
