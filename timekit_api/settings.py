@@ -36,7 +36,7 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PUBLIC_URL": ("http://127.0.0.1:8080", "the service's address as email readers reach "
                                             "it (scheme, host, port, mount point); emailed "
                                             "action links start with it"),
-    "SITE_NAME": ("Timekit API", "the service's name in emails and calendar files"),
+    "SERVICE_NAME": ("Timekit API", "the service's name in emails and calendar files"),
     "MAIL_SERVER": ("", "SMTP host for booking emails; empty means no emails (they are "
                         "recorded as `skipped` in the delivery log)"),
     "MAIL_PORT": (25, "SMTP port"),

@@ -167,7 +167,7 @@ class DeliverySettings:
                    webhook_timeout=float(config["WEBHOOK_TIMEOUT_SECONDS"]),
                    lease=timedelta(seconds=float(config["DELIVERY_LEASE_SECONDS"])),
                    mail=mail, public_url=config["PUBLIC_URL"],
-                   api_prefix=config["API_PREFIX"], site_name=config["SITE_NAME"],
+                   api_prefix=config["API_PREFIX"], site_name=config["SERVICE_NAME"],
                    link_secret=link_secret, concurrency=int(config["DELIVERY_CONCURRENCY"]),
                    email_overrides=f"{instance_path}/emails" if instance_path else None)
 

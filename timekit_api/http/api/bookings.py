@@ -115,7 +115,7 @@ class BookingCalendar(MethodView):
         (confirmed, then cancelled) updates the same calendar entry.
         """
         content = booking_actions.calendar_file(booking_id, current_user_id(),
-                                                current_app.config["SITE_NAME"])
+                                                current_app.config["SERVICE_NAME"])
         return current_app.response_class(content, mimetype="text/calendar", headers={
             "Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
 
