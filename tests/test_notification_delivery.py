@@ -14,7 +14,9 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import icalendar
 import pytest
@@ -179,8 +181,18 @@ def test_emails_links_and_calendar_end_to_end(server_database):
         wait_for(lambda: len(mailbox.messages) == 1)
         link = re.search(r"Confirm: (\S+)", text_of(mailbox.messages[0])).group(1)
         assert link.startswith(f"{url}/bookings/{booking}/external_action/confirm?signature=")
-        confirmed = requests.get(link, timeout=10)
-        assert confirmed.status_code == 200 and confirmed.json()["data"]["state"] == "confirmed"
+        # Four clicks at once: the database lets exactly one of them use the link.
+        barrier = threading.Barrier(4)
+
+        def click():
+            barrier.wait()
+            return requests.get(link, timeout=30)
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: click(), range(4)))
+        assert sorted(a.status_code for a in answers) == [200, 409, 409, 409]
+        (confirmed,) = [a for a in answers if a.status_code == 200]
+        assert confirmed.json()["data"]["state"] == "confirmed"
         assert requests.get(link, timeout=10).status_code == 409
         wait_for(lambda: len(mailbox.messages) == 2)
         assert mailbox.messages[1]["To"] == "m@example.com"
