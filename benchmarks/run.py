@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,7 @@ class Operation:
     headers: dict | None = None  # more headers; "@SLOT@" becomes a number of its own per request
     notes: str = ""
     accept: str | None = None  # an Accept header (the XML scenario)
+    webhooks: int = 0  # webhooks the benchmark user subscribes before this operation
 
 
 def pet_body(fields: dict, **changes) -> str:
@@ -165,6 +167,11 @@ OPERATIONS = [
                    "complete": False})), auth=True, connections=4),
     Operation("create_booking", "POST /bookings (4 writers)", booking, auth=True,
               connections=4, optional=f"{PREFIX}/bookings", count=20000),
+    # Right after create_booking, so the two differ only by the subscriptions (the outbox
+    # rows they add to each transaction); the rows are then delivered by deliver_webhooks.
+    Operation("create_booking_webhooks", "POST /bookings, 3 webhooks subscribed (4 writers)",
+              booking, auth=True, connections=4, optional=f"{PREFIX}/bookings", count=20000,
+              webhooks=3),
     Operation("list_bookings", "GET /bookings?limit=50&page=1",
               lambda ds, rng: ("GET", f"{PREFIX}/bookings?limit=50&page=1", ""), auth=True,
               optional=f"{PREFIX}/bookings"),
@@ -315,6 +322,56 @@ def measure(port: int, request_file: Path, connections: int, args) -> dict:
             "runs": [round(r["rps"], 1) for r in runs], "connections": connections}
 
 
+# --- notifications ---------------------------------------------------------------------------
+
+def delivered_webhooks(url: str) -> tuple[int, int]:
+    """(delivered, pending) webhook deliveries in the SQLite database at ``url``."""
+    import sqlite3
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
+        rows = dict(connection.execute(
+            "SELECT status, count(*) FROM deliveries WHERE channel = 'webhook' "
+            "GROUP BY status").fetchall())
+    return rows.get("delivered", 0), rows.get("pending", 0)
+
+
+def deliver_webhooks(url: str, env: dict, args, work: Path) -> dict:
+    """One delivery process (`timekit-api deliver`, pinned to core 0) sending the webhooks
+    queued by create_booking_webhooks to the local receiver: webhooks delivered per second."""
+    label = "timekit-api deliver: webhooks/s to a local receiver (1 process)"
+    before, pending = delivered_webhooks(url)
+    if pending == 0:
+        return {"label": label, "skipped": "no pending webhooks (run create_booking_webhooks)"}
+    command = pinned(0, [sys.executable, "-c", "from timekit_api.cli import main; main()",
+                         "deliver", "--once"])
+    log = open(work / "deliver.log", "w+", encoding="utf-8", errors="replace")
+    started = time.monotonic()
+    process, _ = spawn(command, cwd=ROOT, env={**os.environ, **env}, output=log)
+    try:
+        # Start-up (imports, the app) is not delivery: the clock starts with the first one.
+        wait_until = time.monotonic() + 120
+        while (delivered_webhooks(url)[0] == before and process.poll() is None
+               and time.monotonic() < wait_until):
+            time.sleep(0.05)
+        first, t0 = delivered_webhooks(url)[0], time.monotonic()
+        deadline = t0 + args.duration * max(args.runs, 1)
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+        last, t1 = delivered_webhooks(url)[0], time.monotonic()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.seek(0)
+        printed = log.read()
+        log.close()
+    if last == first:
+        print(f"   deliver_webhooks: nothing delivered; its output:\n{printed[-2000:]}")
+    rate = (last - first) / (t1 - t0)
+    print(f"   deliver_webhooks: {rate:.0f} webhooks/s ({last - before} delivered of "
+          f"{pending} pending, {time.monotonic() - started:.1f} s)", flush=True)
+    return {"label": label, "rps": round(rate, 1), "ratio": 0.0, "p50_ms": None,
+            "p99_ms": None, "failed": 0, "pending_at_start": pending}
+
+
 # --- one data set ----------------------------------------------------------------------------
 
 def bench_dataset(pets: int, args, work: Path) -> dict:
@@ -337,10 +394,16 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
     # The load generator sends hundreds of thousands of requests from one address: the
     # API-wide limits (still checked on every request) are set out of its reach.
     env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
-           **UNLIMITED_ENVIRONMENT}
+           **UNLIMITED_ENVIRONMENT,
+           # the webhook receiver is on 127.0.0.1
+           "TIMEKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1"}
     service = Server("service", "service:app", ROOT, env, work / f"service-{pets}.log")
     service.wait_ready(f"{PREFIX}/store/inventory")
     result["service_pid_memory_at_start"] = service.memory()
+    # A receiver that answers at once (the bare WSGI app), for the webhooks.
+    receiver = Server("receiver", "l0:app", HERE, {}, work / "receiver.log").wait_ready("/")
+    receiver.url = f"http://127.0.0.1:{receiver.port}"
+    subscribed = 0
     failures = []
     try:
         for op in OPERATIONS:
@@ -362,6 +425,13 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                                                      f"{op.optional} answers 404: not deployed"}
                     print(f"   {op.name}: skipped ({op.optional} is 404)", flush=True)
                     continue
+            for _ in range(op.webhooks - subscribed):
+                subscribed += 1
+                status, body = request_once(service.port, ("POST", f"{PREFIX}/webhooks",
+                                            json.dumps({"url": receiver.url + "/hook"})),
+                                            {**headers, "Content-Type": "application/json"})
+                if status != 201:
+                    failures.append(f"{op.name}: subscribing answered {status} {body[:200]!r}")
             method, target, body = requests[0]
             slot = window_slots()
             status, body = request_once(
@@ -392,8 +462,11 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
                   f"{figures['rss_after_mib']} MiB over {figures['queries']} queries",
                   flush=True)
         result["memory_mib"] = service.memory()
+        if not args.only or "deliver_webhooks" in args.only:
+            result["operations"]["deliver_webhooks"] = deliver_webhooks(url, env, args, work)
     finally:
         log = service.stop()
+        receiver.stop()
     if not args.only or "under_attack" in args.only:
         result["under_attack"] = under_attack(ds, args, work, url)
     result["database_locked"] = log.count("database is locked")
@@ -560,6 +633,15 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
                      f"{failed} failed, {result['database_locked']} locked",
                      failed == 0 and result["database_locked"] == 0))
     for pets in sorted(by_pets):
+        plain, hooked = op(pets, "create_booking"), op(pets, "create_booking_webhooks")
+        if plain and hooked:
+            share = hooked["rps"] / plain["rps"]
+            rows.append((f"booking creation with 3 webhooks >= 0.8 of without, {pets} pets",
+                         f"{share:.2f}", share >= 0.8))
+        deliver = op(pets, "deliver_webhooks")
+        if deliver:
+            rows.append((f"one delivery process >= 200 webhooks/s, {pets} pets",
+                         f"{deliver['rps']:.0f}/s", deliver["rps"] >= 200))
         for name, limit in (("availability_one_pet", 15), ("availability_mutual_50", 100)):
             figures = op(pets, name)
             if figures:

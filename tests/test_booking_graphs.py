@@ -160,6 +160,7 @@ def test_to_json_shape():
         "final_states",
         "actions",
         "transitions",
+        "notifications",
     }
     assert data["name"] == "confirm_decline"
     assert data["description"]

@@ -306,7 +306,8 @@ def test_every_operation_is_filed_under_a_declared_tag(spec):
     expected = {"/v2/auth": "Authentication", "/v2/oauth/token": "Authentication",
                 "/v2/credentials": "Authentication",
                 "/v2/pet": "Booking", "/v2/bookings": "Booking", "/v2/resources": "Booking",
-                "/v2/availability": "Booking", "/v2/findtime": "Booking", "/v2/store": "Store",
+                "/v2/availability": "Booking", "/v2/findtime": "Booking", "/v2/webhooks": "Booking",
+                "/v2/store": "Store",
                 "/v2/user": "User"}
     for path, item in spec["paths"].items():
         for method, operation in item.items():

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from flask_migrate.cli import db as migrations_group
 
 from .database.migrate import upgrade_to_head
+from .delivery import run as run_delivery
 from .domain import accounts
 from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data
 from .domain.errors import DomainError
@@ -93,14 +94,30 @@ def serve_command(host, port, threads, connection_limit, channel_timeout):
     serve(app, host=host, port=port, **options)
 
 
+@click.command("deliver")
+@click.option("--once", is_flag=True, help="Stop when nothing is due instead of polling.")
+@with_appcontext
+def deliver_command(once):
+    """Send pending notifications (webhooks, emails) until stopped (SIGTERM).
+
+    Several may run at once; each notification is sent at least once."""
+    configure_default_logging()
+    app: Flask = current_app._get_current_object()
+    if app.config["AUTO_CREATE_SCHEMA"]:
+        upgrade_to_head(app)
+    click.echo("Delivering notifications.")
+    run_delivery(app, once=once)
+
+
 @click.command("settings")
 def settings_command():
     """Print the table of every setting (Markdown), as docs/OPERATIONS.md shows it."""
     click.echo(markdown_table())
 
 
+# migrations_group: `db upgrade`, ...
 COMMANDS = (init_db_command, load_demo_command, create_user_command, serve_command,
-            settings_command, migrations_group)  # migrations_group: `db upgrade`, ...
+            deliver_command, settings_command, migrations_group)
 
 
 def init_app(app: Flask) -> None:

@@ -61,6 +61,32 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                           "died) may be taken over by a retry"),
     "ACCESS_LOG": (True, "emit one access-log line per request on logger `timekit_api.access`"),
     "ACCESS_LOG_JSON": (False, "write access-log lines as JSON objects"),
+    "PUBLIC_URL": ("http://127.0.0.1:8080", "the service's address as email readers reach "
+                                            "it (scheme, host, port, mount point); emailed "
+                                            "action links start with it"),
+    "SERVICE_NAME": ("Timekit API", "the service's name in emails and calendar files"),
+    "MAIL_SERVER": ("", "SMTP host for booking emails; empty means no emails (they are "
+                        "recorded as `skipped` in the delivery log)"),
+    "MAIL_PORT": (25, "SMTP port"),
+    "MAIL_USE_TLS": (False, "upgrade the SMTP connection with STARTTLS (refusing a server "
+                            "without it)"),
+    "MAIL_USERNAME": ("", "SMTP login; empty means no login"),
+    "MAIL_PASSWORD": ("", "SMTP password (never logged)"),
+    "MAIL_FROM": ("timekit-api@localhost", "sender address of booking emails"),
+    "ACTION_LINK_SECRET": ("", "key that signs emailed action links; empty means a random "
+                               "key generated on first use and stored in the database"),
+    "ACTION_LINK_MAX_AGE_SECONDS": (7 * 24 * 3600, "how long an emailed action link works"),
+    "WEBHOOK_ALLOW_PRIVATE_NETWORKS": (False, "let webhooks call loopback, private and other "
+                                              "non-public addresses (local setups, tests)"),
+    "WEBHOOK_TIMEOUT_SECONDS": (10.0, "hard timeout of one webhook request (connect, and "
+                                      "each wait for the answer)"),
+    "DELIVERY_LEASE_SECONDS": (60, "how long a delivery process owns a claimed notification; "
+                                   "after a crash it is sent again once the lease ends"),
+    "DELIVERY_BATCH_SIZE": (50, "notifications one delivery process claims at a time"),
+    "DELIVERY_CONCURRENCY": (8, "webhook requests one delivery process has in flight at once "
+                                "(never two of one booking to one webhook)"),
+    "DELIVERY_POLL_SECONDS": (1.0, "how long `timekit-api deliver` waits when nothing is "
+                                   "due"),
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}

@@ -270,4 +270,86 @@ class CatalogVersion(db.Model):
     version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
+# --- notifications (contract section 8) ------------------------------------------------------
+# The outbox: ``deliveries`` rows are written in the same transaction as the booking transition
+# that causes them (domain/notifications/outbox.py) and sent after commit by a delivery process.
+
+
+class Webhook(db.Model):
+    """A user's subscription to the states their bookings enter. ``secret`` signs every
+    request; it must stay readable to sign, so it is stored as given and shown only once."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # a UUID, as text
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    graphs: Mapped[list] = mapped_column(sa.JSON)   # ["*"] or graph names
+    states: Mapped[list] = mapped_column(sa.JSON)   # ["*"] or state names
+    secret: Mapped[str] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(db.Model):
+    """One webhook request or email to send, and what happened to it (the delivery log).
+
+    ``id`` grows with every insert, and the transitions of one booking are serialised by the
+    per-pet lock, so ``id`` order is transition order per booking. ``booking_id`` has no
+    foreign key: the log outlives a deleted booking. ``locked_until`` is the lease of the
+    process that claimed the row; a crash leaves it to expire and the row is sent again."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        # The claim's question: due pending rows, and "an earlier row of this booking is
+        # still pending" for the order per booking.
+        sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_deliveries_booking_id", "booking_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(16))  # webhook | email
+    webhook_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    booking_id: Mapped[str | None] = mapped_column(sa.String(36))
+    # The user whose view of the booking the payload is (webhook owner or email recipient).
+    user_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    event: Mapped[str] = mapped_column(sa.String(80))          # booking.<state> | ping
+    recipient: Mapped[str | None] = mapped_column(sa.String(16))  # owner | customer (emails)
+    template: Mapped[str | None] = mapped_column(sa.String(64))  # email kind
+    payload: Mapped[str | None] = mapped_column(sa.Text)       # the exact JSON body
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    response_status: Mapped[int | None] = mapped_column(sa.Integer)
+    error: Mapped[str | None] = mapped_column(sa.String(1000))
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ActionLink(db.Model):
+    """The nonce of one emailed set of action links; using a link consumes it (single use)."""
+
+    __tablename__ = "action_links"
+
+    nonce: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    booking_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ServiceSecret(db.Model):
+    """Secrets the service generates for itself on first use (e.g. the action-link key) when
+    none is configured, shared by every process through the database."""
+
+    __tablename__ = "service_secrets"
+
+    name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 triggers.install(Pet.__table__)

@@ -133,3 +133,23 @@ class BookingRuleBroken(Invalid):
 class InvalidAvailabilityRequest(Invalid):
     """An availability or findtime request the engine cannot answer; ``errors`` names the
     field."""
+# --- notifications --------------------------------------------------------------------------
+
+class WebhookNotFound(NotFound):
+    pass
+
+
+class DeliveryNotFound(NotFound):
+    pass
+
+
+class InvalidWebhookUrl(Invalid):
+    """The URL is malformed, not http(s), or (by default) reaches a non-public address."""
+
+
+class InvalidActionLink(Forbidden):
+    """An emailed action link that was altered, made for something else, or has expired."""
+
+
+class ActionLinkUsed(Conflict):
+    """An emailed action link that has already been used once."""

@@ -33,6 +33,7 @@ from ...database import run_in_transaction as _one_transaction
 from ...database.models import Booking, BookingTransition, Pet
 from .. import access, resources
 from ..errors import BookingNotFound, Conflict, SlotTaken, UnknownResource
+from ..notifications import outbox
 from .graphs import GRAPHS, INITIAL_STATE, LIVE_STATES, IllegalTransition, Transition
 
 SLOT_TAKEN_MESSAGE = ("The pet is already booked (tentative or confirmed) for part of this "
@@ -157,6 +158,9 @@ def _apply(booking: Booking, transition: Transition, actor_id: int | None,
         actor_id=actor_id, message=message, created_at=now))
     booking.state = transition.target
     booking.updated_at = now
+    # Notifications (contract section 8): the outbox rows, in this same transaction.
+    outbox.record_transition(booking, transition, actor_id, view_of=(
+        lambda owner_id, viewer_id: BookingView(booking, owner_id, viewer_id)))
 
 
 def _get_locked(booking_id, viewer_id: int) -> BookingView:

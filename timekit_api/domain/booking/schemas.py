@@ -16,6 +16,7 @@ from ..moments import Moment
 from ..schemas import Int64, Text
 from .drawing import FORMATS
 from .graphs import GRAPHS, INITIAL_STATE
+from .notifications import NOTIFICATIONS
 
 SEARCH_KEYS = ("state", "graph", "resource_id")
 DEFAULT_PER_PAGE = 20
@@ -237,6 +238,22 @@ class GraphTransitionSchema(ma.Schema):
     actor = fields.String(metadata={"description": "booker, owner or booker_or_owner"})
 
 
+class NotifySchema(ma.Schema):
+    on = fields.String(metadata={"description": "the state whose entry notifies"})
+    email = fields.List(fields.String(), metadata={"description": "owner and/or customer"})
+    email_template = fields.String(attribute="template", allow_none=True)
+    webhook = fields.Boolean(metadata={"description": "whether subscribed webhooks fire"})
+    not_to_actor = fields.Boolean(metadata={
+        "description": "the side that applied the action is not emailed"})
+
+
+class NotificationsOfGraph(fields.List):
+    """The graph's rules in ``notifications.py``, kept beside the graph, not inside it."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        return NOTIFICATIONS.get(obj.name, ())
+
+
 class GraphSchema(ma.Schema):
     """A graph's definition (dumps a ``Graph``)."""
 
@@ -248,6 +265,9 @@ class GraphSchema(ma.Schema):
     final_states = fields.List(fields.String(), attribute="ordered_final_states")
     actions = fields.List(fields.String())
     transitions = fields.List(fields.Nested(GraphTransitionSchema))
+    notifications = NotificationsOfGraph(fields.Nested(NotifySchema), metadata={
+        "description": "which states notify whom (emails and webhooks); a state without a "
+                       "rule fires the webhooks subscribed to it"})
 
 
 class GraphEnvelopeSchema(ma.Schema):

@@ -16,6 +16,8 @@ from flask_smorest import abort
 
 from ...domain.booking import GRAPHS, GraphvizError, GraphvizMissing, engine, render
 from ...domain.booking import schemas as booking_schemas
+from ...domain.notifications import actions as booking_actions
+from ...domain.notifications import schemas as notification_schemas
 from ...domain.tokens import READ_PETS, WRITE_PETS
 from ..auth import current_user_id
 from ..blueprint import Blueprint
@@ -98,6 +100,48 @@ class BookingById(MethodView):
         """
         engine.delete_booking(booking_id, current_user_id())
         return "", 204
+
+
+# --- notifications: the calendar file and emailed action links (contract section 8) ---------
+
+@blp.route("/<uuid:booking_id>/calendar.ics")
+class BookingCalendar(MethodView):
+    @blp.login_required(READ_PETS)
+    @blp.doc(responses={"200": {"description": "the booking as iCalendar", "content": {
+        "text/calendar": {"schema": {"type": "string"}}}}})
+    @blp.fails_with(_404="Booking not found")
+    def get(self, booking_id):
+        """Get a booking as an iCalendar file
+
+        For the booker and the pet's owner; its UID is stable, so importing a later file
+        (confirmed, then cancelled) updates the same calendar entry.
+        """
+        content = booking_actions.calendar_file(booking_id, current_user_id(),
+                                                current_app.config["SERVICE_NAME"])
+        return current_app.response_class(content, mimetype="text/calendar", headers={
+            "Content-Disposition": f'attachment; filename="booking-{booking_id}.ics"'})
+
+
+@blp.route("/<uuid:booking_id>/external_action/<action>")
+class BookingExternalAction(MethodView):
+    @blp.arguments(notification_schemas.ExternalActionQuerySchema, location="query")
+    @blp.response(200, booking_schemas.BookingEnvelopeSchema,
+                  description="the booking after the action, as its pet's owner sees it")
+    @blp.fails_with(_400="No signature", _403="The link is altered, for another booking or "
+                    "action, or expired", _404="Booking not found",
+                    _409="The link was used already, or the booking's state no longer "
+                         "allows the action")
+    def get(self, args, booking_id, action):
+        """Apply an action from an emailed link
+
+        The links in booking emails (confirm, decline) act as the pet's owner on that booking
+        only, work once, and expire (`ACTION_LINK_MAX_AGE_SECONDS`, default 7 days).
+        """
+        config = current_app.config
+        return booking_actions.apply_link(
+            booking_id, action, args["signature"],
+            secret=booking_actions.link_secret(config["ACTION_LINK_SECRET"]),
+            max_age_seconds=config["ACTION_LINK_MAX_AGE_SECONDS"])
 
 
 @blp.route("/<uuid:booking_id>/<action>")
