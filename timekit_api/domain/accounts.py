@@ -18,8 +18,9 @@ import time
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import db, utcnow
+from ..database import db
 from ..database.models import LoginThrottle, User
+from . import clock
 from .errors import Invalid, InvalidUsername, TooManyAttempts, UsernameTaken, UserNotFound
 
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
@@ -174,7 +175,7 @@ def verify_login(login: str, password: str, config) -> User | None:
     if user is None:
         _check_password(_decoy_hash(), password)  # same cost as a real check
         return None
-    now = utcnow()
+    now = clock.now()
     throttle = db.session.get(LoginThrottle, user.id)
     if throttle and throttle.locked_until and throttle.locked_until > now:
         wait = math.ceil((throttle.locked_until - now).total_seconds())

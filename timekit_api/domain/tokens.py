@@ -14,8 +14,9 @@ import secrets
 
 import sqlalchemy as sa
 
-from ..database import db, utcnow
+from ..database import db
 from ..database.models import ApiToken, User
+from . import clock
 
 PET_SCOPES = ("read:pets", "write:pets")
 
@@ -45,7 +46,7 @@ def issue_token(user: User, kind: str, ttl_seconds: int,
                 scopes: str | None = None) -> tuple[str, ApiToken]:
     """Create a token for ``user``; returns the plain token (shown once) and its row."""
     plain = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = clock.now()
     row = ApiToken(digest=digest(plain), user=user, kind=kind, scopes=scopes,
                    created_at=now, expires_at=now + dt.timedelta(seconds=ttl_seconds))
     db.session.add(row)
@@ -65,7 +66,7 @@ def find_principal(plain: str) -> Principal | None:
     if not plain or len(plain) > 256:
         return None
     row = db.session.connection().execute(
-        LIVE_TOKEN, {"digest": digest(plain), "now": utcnow()}).first()
+        LIVE_TOKEN, {"digest": digest(plain), "now": clock.now()}).first()
     return Principal(*row) if row else None
 
 
