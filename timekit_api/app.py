@@ -12,6 +12,7 @@ from flask_cors import CORS
 
 from . import commands, database, settings
 from .database.migrate import migrate
+from .domain.booking.graphs import check_delays
 from .http import docs, errors, health, logs
 from .http.api import BLUEPRINTS
 from .http.auth import security_schemes
@@ -39,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     else:
         app.config.from_mapping(test_config)
     settings.derive(app.config, app.instance_path)
+    check_delays(app.config)
     app.json.sort_keys = False
 
     database.init_app(app)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..database.models import Booking, Pet
-from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, Transition
+from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, SYSTEM, Transition
 from .errors import Forbidden, NotFound
 
 HIDDEN_FROM_OTHERS = {
@@ -45,10 +45,11 @@ BOOKING_ACTORS = {
     BOOKER: frozenset({BOOKER}),
     OWNER: frozenset({OWNER}),
     BOOKER_OR_OWNER: frozenset({BOOKER, OWNER}),
+    SYSTEM: frozenset(),  # no user: the service applies these by itself
 }
 assert set(BOOKING_ACTORS) == ACTORS, "every actor a graph may name needs a rule here"
 ACTOR_WORDS = {BOOKER: "the booker", OWNER: "the pet's owner",
-               BOOKER_OR_OWNER: "the booker or the pet's owner"}
+               BOOKER_OR_OWNER: "the booker or the pet's owner", SYSTEM: "the service"}
 
 
 def booking_roles(user_id: int | None, booker_id: int | None,
