@@ -14,7 +14,7 @@ from . import commands, database, settings
 from .database.migrate import migrate
 from .domain.booking.graphs import check_delays
 from .http import docs, errors, health, logs
-from .http.api import BLUEPRINTS
+from .http.api import BLUEPRINTS, testing
 from .http.auth import security_schemes
 from .http.blueprint import Api
 from .http.converters import IdConverter, id_parameter_schema
@@ -59,7 +59,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     errors.init_app(app)
     app.url_map.converters["id"] = IdConverter
     api.register_converter(IdConverter, id_parameter_schema)
-    for blueprint in BLUEPRINTS:
+    for blueprint in BLUEPRINTS + ((testing.blp,) if app.config["TESTING_ENDPOINTS"] else ()):
         api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"]
                                + (blueprint.url_prefix or ""))
     docs.init_app(app)

@@ -57,3 +57,4 @@ def set_now(moment: dt.datetime) -> dt.datetime:
 def reset() -> None:
     """Back to real time; commits."""
     _store(0)
+
