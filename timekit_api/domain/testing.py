@@ -36,9 +36,9 @@ def move(data: dict) -> dt.datetime:
     if "now" in data:
         try:
             return set_now(data["now"].astimezone(dt.UTC))
-        except OverflowError:
+        except (OverflowError, ValueError):
             raise Invalid("Out of range", errors={"now": ["Out of range."]}) from None
     try:
         return set_now(parse_duration(data["advance"]).add_to(now()))
-    except OverflowError:
+    except (OverflowError, ValueError):
         raise Invalid("Out of range", errors={"advance": ["Out of range."]}) from None

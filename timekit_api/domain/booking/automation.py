@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.orm import noload
+from sqlalchemy.orm import lazyload
 
 from ...database import db
 from ...database.models import Booking, Pet
@@ -59,7 +59,7 @@ def run_due(now: dt.datetime | None = None, limit: int = 500,
                 db.session.rollback()
                 continue
             bookings = db.session.execute(
-                sa.select(Booking).options(noload(Booking.transitions))
+                sa.select(Booking).options(lazyload(Booking.transitions))
                 .where(Booking.resource_id == pet_id, Booking.due_at <= now)
                 .order_by(Booking.due_at).limit(limit)).scalars().all()
             recorded += sum(settle(booking, now, settings) for booking in bookings)

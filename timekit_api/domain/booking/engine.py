@@ -118,6 +118,13 @@ class BookingView:
         return state_at(self.booking, self.now)
 
     @property
+    def updated_at(self) -> dt.datetime:
+        booking = self.booking
+        if booking.due_at is not None and booking.due_at <= self.now:
+            return booking.due_at  # as the worker will record it
+        return booking.updated_at
+
+    @property
     def completed(self) -> bool:
         return GRAPHS[self.booking.graph].is_final(self.state)
 
@@ -234,7 +241,11 @@ def schedule(booking: Booking, entered_at: dt.datetime, settings: Mapping) -> No
         booking.due_at = booking.due_state = None
         return
     start = entered_at if auto.auto.after == AFTER_ENTERED else booking.ends_at
-    booking.due_at = auto.auto.duration(settings).add_to(start)
+    try:
+        booking.due_at = auto.auto.duration(settings).add_to(start)
+    except (OverflowError, ValueError):  # past year 9999: never due
+        booking.due_at = booking.due_state = None
+        return
     booking.due_state = auto.target
 
 
