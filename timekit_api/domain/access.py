@@ -35,10 +35,17 @@ def require_owner(kind: str, user_id: int, owner_ids: int | None | tuple[int | N
     raise Forbidden(f"This {kind.lower()} belongs to another user")
 
 
+def booking_visibility(user_id: int) -> tuple:
+    """SQL: the two ways a booking is visible to ``user_id``, (made by them, of their pets);
+    a list reads each through its own index (``engine.list_bookings``). The second needs
+    ``Pet`` joined on the booking's resource."""
+    return Booking.booker_id == user_id, Pet.owner_id == user_id
+
+
 def booking_visible_to(user_id: int):
     """SQL: bookings that ``user_id`` made or that concern their pets. The query must join
     ``Pet`` on the booking's resource."""
-    return sa.or_(Booking.booker_id == user_id, Pet.owner_id == user_id)
+    return sa.or_(*booking_visibility(user_id))
 
 
 BOOKING_ACTORS = {

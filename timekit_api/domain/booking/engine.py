@@ -182,15 +182,43 @@ SEARCH_COLUMNS = {"state": Booking.state, "graph": Booking.graph,
 
 def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
                   page: int) -> BookingPage:
-    """The bookings ``viewer_id`` may see, by start time, one page of them."""
+    """The bookings ``viewer_id`` may see, by start time, one page of them.
+
+    A constant number of queries whatever the page holds: the count, the page's ids, the
+    page's bookings, their histories (one ``selectin`` query). Visibility is an OR of two
+    rules (the booker, the pet's owner), which no single index serves, so each rule is its
+    own branch of a UNION, read in start order through its own index
+    (``ix_bookings_booker_start``, ``ix_bookings_resource_start``) and cut at the page's
+    end before the branches are merged (benchmarks/PROFILE.md, "bookings list").
+    """
     now = clock.now()
     where = [effective_state_in(values, now) if key == "state"
              else SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
-    query = _visible(viewer_id).where(*where)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db.session.execute(query.order_by(Booking.starts_at, Booking.id)
-                              .limit(limit).offset((page - 1) * limit)).all()
-    first = (page - 1) * limit + 1
+    by_booker, by_owner = access.booking_visibility(viewer_id)
+    branches = (sa.select(Booking.id, Booking.starts_at).where(by_booker, *where),
+                sa.select(Booking.id, Booking.starts_at)
+                .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
+    # Counted as booker's + owner's - both (bookings of one's own pets): index-only
+    # counts, where a UNION would sort every visible row to drop duplicates.
+    mine, theirs = db.session.execute(sa.select(*(
+        sa.select(sa.func.count()).select_from(query.subquery()).scalar_subquery()
+        for query in branches))).one()
+    both = 0
+    if mine and theirs:
+        both = db.session.scalar(sa.select(sa.func.count()).select_from(
+            branches[1].where(by_booker).subquery()))
+    total = mine + theirs - both
+    offset = (page - 1) * limit
+    ends = [branch.order_by(Booking.starts_at, Booking.id).limit(offset + limit).subquery()
+            for branch in branches]
+    merged = sa.union(*(sa.select(end.c.id, end.c.starts_at) for end in ends)).subquery()
+    ids = db.session.scalars(sa.select(merged.c.id).order_by(merged.c.starts_at, merged.c.id)
+                             .limit(limit).offset(offset)).all()
+    found = {booking.id: (booking, owner_id) for booking, owner_id in db.session.execute(
+        sa.select(Booking, Pet.owner_id).join(Pet, Pet.id == Booking.resource_id)
+        .where(Booking.id.in_(ids))).all()} if ids else {}
+    rows = [found[booking_id] for booking_id in ids if booking_id in found]
+    first = offset + 1
     return BookingPage(
         total=total, per_page=limit, current_page=page,
         last_page=max(1, math.ceil(total / limit)),
