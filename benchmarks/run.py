@@ -26,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ sys.path[:0] = [str(ROOT), str(HERE), str(ROOT / "tests")]
 
 import dataset  # noqa: E402
 from helpers import LiveServer, free_port, spawn, waitress_serve_command  # noqa: E402
+from timekit_api import create_app  # noqa: E402
+from timekit_api.worker import Worker  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body
@@ -128,7 +131,7 @@ OPERATIONS = [
                    "complete": False})), auth=True, connections=4),
     Operation("create_booking", "POST /bookings (4 writers)", booking, auth=True,
               connections=4, optional=f"{PREFIX}/bookings", count=20000),
-    Operation("list_bookings", "GET /bookings?limit=50&page=1",
+    Operation("list_bookings", "GET /bookings?limit=50&page=1 (over --bookings bookings)",
               lambda ds, rng: ("GET", f"{PREFIX}/bookings?limit=50&page=1", ""), auth=True,
               optional=f"{PREFIX}/bookings"),
 ]
@@ -252,7 +255,8 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
     print(f"== {pets} pets: generating", flush=True)
     db_path = work / f"bench-{pets}.sqlite3"
     url = f"sqlite:///{db_path}"
-    ds = dataset.build(url, pets, users=args.users, orders=min(args.orders, 10 * pets))
+    ds = dataset.build(url, pets, users=args.users, orders=min(args.orders, 10 * pets),
+                       bookings=args.bookings)
     print(f"   generated in {ds['seconds']} s", flush=True)
     result = {"pets": pets, "generated_in_s": ds["seconds"], "load_before": os.getloadavg(),
               "operations": {}}
@@ -265,7 +269,9 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
         l0.stop()
     print(f"   L0: {result['l0']['rps']:.0f} req/s", flush=True)
 
-    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}"}
+    # The baseline runs without the worker thread (compare_with_worker runs it).
+    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+           "TIMEKIT_WORKER_ENABLED": "0"}
     service = Server("service", "service:app", ROOT, env, work / f"service-{pets}.log")
     service.wait_ready(f"{PREFIX}/store/inventory")
     result["service_pid_memory_at_start"] = service.memory()
@@ -308,10 +314,63 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
         result["memory_mib"] = service.memory()
     finally:
         log = service.stop()
+    if args.worker_compare:
+        compare_with_worker(url, ds, args, work, result, failures)
     result["database_locked"] = log.count("database is locked")
     result["load_after"] = os.getloadavg()
     result["failures"] = failures
     return result
+
+
+WORKER_COMPARED = ("get_pet", "create_booking")
+
+
+def compare_with_worker(url: str, ds: dict, args, work: Path, result: dict,
+                        failures: list) -> None:
+    """GET pet and booking creation again, on a server whose worker thread runs (polling
+    every second, as deployed): the figures must stay within 5% of those without it."""
+    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+           "TIMEKIT_WORKER_ENABLED": "1"}
+    service = Server("service+worker", "service:app", ROOT, env, work / "service-worker.log")
+    service.wait_ready(f"{PREFIX}/store/inventory")
+    operations = {op.name: op for op in OPERATIONS}
+    try:
+        for name in WORKER_COMPARED:
+            op = operations[name]
+            rng = random.Random(f"{name}-worker")
+            headers = {"Authorization": f"Bearer {ds['token']}"} if op.auth else {}
+            requests = [op.make(ds, rng) for _ in range(1 if args.smoke else op.count)]
+            if any(body for _, _, body in requests):
+                headers["Content-Type"] = "application/json"
+            path = work / f"{name}-worker.tsv"
+            write_requests(path, headers, requests)
+            figures = measure(service.port, path, op.connections, args)
+            figures["label"] = op.label + ", worker thread running"
+            figures["ratio"] = round(figures["rps"] / result["l0"]["rps"], 4)
+            result["operations"][name + "_with_worker"] = figures
+            if figures["failed"]:
+                failures.append(f"{name} with worker: {figures['failed']} failed requests")
+            print(f"   {name} with worker: {figures['rps']:.0f} req/s p50 {figures['p50_ms']} ms",
+                  flush=True)
+    finally:
+        service.stop()
+
+
+def bench_worker(args, work: Path) -> dict:
+    """One worker recording the due transitions among ``--bookings`` bookings (a tenth of
+    them due), in-process, on SQLite: the seconds it takes (target: 10 s for 1,000)."""
+    total = args.bookings
+    due = max(1, total // 10)
+    url = f"sqlite:///{work / 'bench-worker.sqlite3'}"
+    dataset.build(url, 1000, users=args.users, orders=10, bookings=total, due=due)
+    app = create_app({"DATABASE_URL": url, "AUTO_CREATE_SCHEMA": False})
+    worker = Worker(app)
+    started = time.perf_counter()
+    recorded = worker.run_once()
+    seconds = round(time.perf_counter() - started, 2)
+    print(f"== worker: {recorded} of {due} due transitions among {total} bookings recorded in "
+          f"{seconds} s", flush=True)
+    return {"bookings": total, "due": due, "recorded": recorded, "seconds": seconds}
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -370,6 +429,17 @@ def targets(results: list[dict]) -> list[tuple[str, str, bool | None]]:
                      f"{result['pets']} pets",
                      f"{failed} failed, {result['database_locked']} locked",
                      failed == 0 and result["database_locked"] == 0))
+    for pets in sorted(by_pets):
+        listed = op(pets, "list_bookings")
+        if listed:
+            rows.append((f"GET /bookings?limit=50 p50 <= 20 ms, {pets} pets",
+                         f"{listed['p50_ms']} ms", listed["p50_ms"] <= 20))
+        for name in WORKER_COMPARED:
+            without, with_worker = op(pets, name), op(pets, name + "_with_worker")
+            if without and with_worker:
+                change = with_worker["rps"] / without["rps"] - 1
+                rows.append((f"{name} with the worker thread within 5%, {pets} pets",
+                             f"{change:+.1%}", change >= -0.05))
     for result in results:
         if result["pets"] >= 100000 and result.get("memory_mib"):
             hwm = result["memory_mib"].get("VmHWM")
@@ -426,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wrk", action="store_true", help="use the Python load generator")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds: small data, every operation, checks the answers")
+    parser.add_argument("--bookings", type=int, default=10000,
+                        help="bookings in each data set (the bookings list reads them)")
+    parser.add_argument("--worker-compare", action="store_true",
+                        help="measure GET pet and booking creation again with the worker "
+                             "thread running")
+    parser.add_argument("--worker-throughput", action="store_true",
+                        help="time one worker recording --bookings/10 due transitions")
     parser.add_argument("--output", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     if args.smoke:
@@ -436,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="timekit-bench-") as tmp:
         results = [bench_dataset(pets, args, Path(tmp)) for pets in sizes]
+        worker = bench_worker(args, Path(tmp)) if args.worker_throughput else None
     report = {
         "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/run.py " + " ".join(argv if argv is not None
@@ -446,6 +524,12 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     report["targets"] = targets(results)
+    if worker:
+        report["worker"] = worker
+        report["targets"].append((
+            f"one worker records {worker['due']} due of {worker['bookings']} bookings "
+            f"<= 10 s", f"{worker['seconds']} s",
+            worker["recorded"] == worker["due"] and worker["seconds"] <= 10))
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "latest.json").write_text(json.dumps(report, indent=2))
