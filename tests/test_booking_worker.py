@@ -15,6 +15,7 @@ import threading
 import time
 
 import pytest
+import requests
 import sqlalchemy as sa
 
 from helpers import (
@@ -219,3 +220,50 @@ def test_a_missing_database_is_logged_and_retried(tmp_path, caplog):
         worker.stop()
         thread.join(timeout=20)
     assert not thread.is_alive()
+
+
+@pytest.mark.e2e
+def test_end_to_end_through_waitress_with_its_worker_thread(shared, server_database):
+    """The testing clock, a timed-out payment, reschedule and reset over real HTTP, with the
+    server's own worker thread recording the timeout."""
+    port = free_port()
+    server = start_server(cli_serve_command(port), server_database, port,
+                          TIMEKIT_WORKER_ENABLED="1", TIMEKIT_WORKER_POLL_SECONDS="0.2",
+                          TIMEKIT_TESTING_ENDPOINTS="1",
+                          TIMEKIT_TOKEN_TTL_SECONDS=str(5 * 365 * 24 * 3600))
+    url = server.url
+    try:
+        headers = {}
+        for name in ("owner", "booker"):
+            requests.post(f"{url}/user", json={"username": name, "password": "secret-pw",
+                                               "email": f"{name}@example.com"}, timeout=30)
+            token = requests.get(f"{url}/user/login", params={
+                "username": name, "password": "secret-pw"}, timeout=30).json()
+            headers[name] = {"Authorization": f"Bearer {token}"}
+        pet = requests.post(f"{url}/pet", json={"name": "rex", "photoUrls": []},
+                            headers=headers["owner"], timeout=30).json()["id"]
+        body = {"graph": "instant_payment", "action": "create", "resource_id": pet,
+                "start": "2030-01-01T10:00:00Z", "end": "2030-01-01T11:00:00Z", "what": "w",
+                "customer": {"name": "n", "email": "n@example.com"}}
+        booking = requests.post(f"{url}/bookings", json=body, headers=headers["booker"],
+                                timeout=30).json()["data"]
+        moved = requests.post(f"{url}/bookings/{booking['id']}/reschedule", json={
+            "start": "2030-01-02T10:00:00Z", "end": "2030-01-02T11:00:00Z"},
+            headers=headers["booker"], timeout=30)
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["data"]["state"] == "tentative"
+        clock = requests.put(f"{url}/testing/clock", json={"advance": "6 minutes"}, timeout=30)
+        assert clock.status_code == 200, clock.text
+        seen = requests.get(f"{url}/bookings/{booking['id']}", headers=headers["owner"],
+                            timeout=30).json()["data"]
+        assert seen["state"] == "unpaid"
+        wait_until(lambda: recorded(shared) == {booking["id"]: 1}, timeout=30)
+        assert requests.get(f"{url}/bookings/{booking['id']}", headers=headers["owner"],
+                            timeout=30).json()["data"] == seen
+        assert requests.put(f"{url}/testing/clock", json={"advance": "soon"},
+                            timeout=30).status_code == 400
+        assert requests.post(f"{url}/testing/reset", timeout=30).status_code == 204
+        assert requests.get(f"{url}/pet/1", timeout=30).json()["name"] == "Cat 1"
+    finally:
+        output = server.stop()
+    assert "recorded 1 automatic transition(s)" in output
