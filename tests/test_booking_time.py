@@ -370,7 +370,8 @@ def test_clock_get_put_and_bad_bodies(client):
         minutes=7)
     for body in ({}, {"now": "2031-05-01T12:00:00+02:00", "advance": "1 hour"},
                  {"advance": "soon"}, {"now": "yesterday"}, {"now": "2031-05-01T12:00:00"},
-                 {"advance": "9999999 months"}, ["x"]):
+                 {"advance": "9999999 months"}, {"advance": "1300 months"},
+                 {"now": "9999-12-31T23:59:59Z"}, {"now": "0001-01-01T00:00:00Z"}, ["x"]):
         response = client.put("/v2/testing/clock", json=body)
         assert response.status_code == 400, (body, response.json)
 
