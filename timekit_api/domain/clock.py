@@ -30,6 +30,13 @@ def offset() -> dt.timedelta:
     return info[_SESSION_KEY]
 
 
+def remember_offset(micros: int | None) -> dt.datetime:
+    """Keep an offset read along with another query (authentication reads it with the
+    token) for the session; returns now()."""
+    db.session.info[_SESSION_KEY] = dt.timedelta(microseconds=micros or 0)
+    return now()
+
+
 def now() -> dt.datetime:
     """The service's current time (aware, UTC)."""
     return utcnow() + offset()

@@ -54,10 +54,13 @@ def issue_token(user: User, kind: str, ttl_seconds: int,
 
 
 _users, _tokens = User.__table__.c, ApiToken.__table__.c
-LIVE_TOKEN = (
-    sa.select(_users.id, _users.username, _users.email, _tokens.id, _tokens.scopes)
+# The token, its user and the service clock's offset in one query: expiry is decided
+# against the service's time, and the offset is kept for the rest of the request.
+TOKEN_AND_CLOCK = (
+    sa.select(_users.id, _users.username, _users.email, _tokens.id, _tokens.scopes,
+              _tokens.expires_at, clock.READ_OFFSET.scalar_subquery())
     .join_from(ApiToken.__table__, User.__table__, _users.id == _tokens.user_id)
-    .where(_tokens.digest == sa.bindparam("digest"), _tokens.expires_at > sa.bindparam("now"))
+    .where(_tokens.digest == sa.bindparam("digest"))
 )
 
 
@@ -65,9 +68,12 @@ def find_principal(plain: str) -> Principal | None:
     """The caller that the live token ``plain`` stands for, in one indexed query."""
     if not plain or len(plain) > 256:
         return None
-    row = db.session.connection().execute(
-        LIVE_TOKEN, {"digest": digest(plain), "now": clock.now()}).first()
-    return Principal(*row) if row else None
+    row = db.session.connection().execute(TOKEN_AND_CLOCK, {"digest": digest(plain)}).first()
+    if row is None:
+        return None
+    *principal, expires_at, offset_microseconds = row
+    now = clock.remember_offset(offset_microseconds)
+    return Principal(*principal) if expires_at > now else None
 
 
 def revoke(principal: Principal) -> None:
