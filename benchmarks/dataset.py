@@ -20,7 +20,15 @@ from werkzeug.security import generate_password_hash
 from timekit_api import create_app
 from timekit_api.database import db
 from timekit_api.database.migrate import upgrade_to_head
-from timekit_api.database.models import ApiToken, Booking, Credential, Order, Pet, User
+from timekit_api.database.models import (
+    ApiToken,
+    Booking,
+    BookingTransition,
+    Credential,
+    Order,
+    Pet,
+    User,
+)
 from timekit_api.domain.accounts import login_key
 from timekit_api.domain.pets import pet_document
 from timekit_api.domain.schemas import PET_STATUSES, PetSchema
@@ -58,8 +66,39 @@ def pet_fields(pet_id: int) -> dict:
     }
 
 
+BOOKINGS_FROM = dt.datetime(2090, 1, 1, tzinfo=dt.UTC)  # clear of create_booking's windows
+
+
+def booking_rows(bookings: int, due: int, pets: int, users: int) -> tuple[list, list]:
+    """``bookings`` bookings with one history row each: the first ``due`` are
+    instant_payment payments that timed out long ago (due, not yet recorded), the others
+    confirmed instant bookings, every booking an hour of its own. Booked by every user in
+    turn (user 1, the benchmark's, owns the pets: it sees them all)."""
+    created = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    rows, history = [], []
+    for n in range(bookings):
+        start = BOOKINGS_FROM + dt.timedelta(hours=n)
+        end = start + dt.timedelta(minutes=30)
+        booking_id = f"00000000-0000-4000-8000-{n:012d}"
+        paying = n < due
+        rows.append({
+            "id": booking_id, "graph": "instant_payment" if paying else "instant",
+            "state": "tentative" if paying else "confirmed", "resource_id": n % pets + 1,
+            "booker_id": n % users + 1, "starts_at": start, "ends_at": end,
+            "what": "benchmark", "customer_name": "Bench", "customer_email": "b@example.com",
+            "created_at": created, "updated_at": created,
+            "due_at": created + dt.timedelta(minutes=5) if paying else end + dt.timedelta(
+                hours=1),
+            "due_state": "unpaid" if paying else "completed"})
+        history.append({"booking_id": booking_id, "from_state": "initialized",
+                        "to_state": rows[-1]["state"],
+                        "action": "create" if paying else "confirm",
+                        "actor_id": n % users + 1, "created_at": created})
+    return rows, history
+
+
 def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
-          password_method: str = "scrypt") -> dict:
+          password_method: str = "scrypt", bookings: int = 0, due: int = 0) -> dict:
     """Fill an empty database; returns what the load scripts need to know about it."""
     started = time.perf_counter()
     app = create_app({"DATABASE_URL": database_url, "AUTO_CREATE_SCHEMA": True})
@@ -92,10 +131,14 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
             conn.execute(sa.insert(Order), [
                 {"id": n, "pet_id": n % pets + 1, "quantity": 1, "status": "placed",
                  "complete": False, "owner_id": 1} for n in range(1, orders + 1)])
+            if bookings:
+                rows, history = booking_rows(bookings, due, pets, users)
+                conn.execute(sa.insert(Booking), rows)
+                conn.execute(sa.insert(BookingTransition), history)
         check_documents(pets)
         db.session.remove()
         engine.dispose()
-    return {"pets": pets, "users": users, "orders": orders, "tags": TAGS,
+    return {"pets": pets, "users": users, "orders": orders, "tags": TAGS, "bookings": bookings,
             "username": USERNAME, "password": PASSWORD, "token": TOKEN, "api_key": API_KEY,
             "availability_pet": AVAILABILITY_PET,
             "mutual_pets": list(range(2, 2 + min(MUTUAL_PETS, pets - 1))),

@@ -47,8 +47,10 @@ from helpers import (  # noqa: E402
     spawn,
     waitress_serve_command,
 )
+from timekit_api import create_app  # noqa: E402
 from timekit_api.serving import serving_options  # noqa: E402
 from timekit_api.settings import defaults  # noqa: E402
+from timekit_api.worker import Worker  # noqa: E402
 
 PREFIX = "/v2"
 Request = tuple[str, str, str]  # method, path, body
@@ -172,7 +174,7 @@ OPERATIONS = [
     Operation("create_booking_webhooks", "POST /bookings, 3 webhooks subscribed (4 writers)",
               booking, auth=True, connections=4, optional=f"{PREFIX}/bookings", count=20000,
               webhooks=3),
-    Operation("list_bookings", "GET /bookings?limit=50&page=1",
+    Operation("list_bookings", "GET /bookings?limit=50&page=1 (over --bookings bookings)",
               lambda ds, rng: ("GET", f"{PREFIX}/bookings?limit=50&page=1", ""), auth=True,
               optional=f"{PREFIX}/bookings"),
     # One connection: the targets are the latency of one query (with 8 connections on one
@@ -378,7 +380,8 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
     print(f"== {pets} pets: generating", flush=True)
     db_path = work / f"bench-{pets}.sqlite3"
     url = f"sqlite:///{db_path}"
-    ds = dataset.build(url, pets, users=args.users, orders=min(args.orders, 10 * pets))
+    ds = dataset.build(url, pets, users=args.users, orders=min(args.orders, 10 * pets),
+                       bookings=args.bookings)
     print(f"   generated in {ds['seconds']} s", flush=True)
     result = {"pets": pets, "generated_in_s": ds["seconds"], "load_before": os.getloadavg(),
               "operations": {}}
@@ -396,7 +399,9 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
     env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
            **UNLIMITED_ENVIRONMENT,
            # the webhook receiver is on 127.0.0.1
-           "TIMEKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1"}
+           "TIMEKIT_WEBHOOK_ALLOW_PRIVATE_NETWORKS": "1",
+           # The baseline runs without the worker thread (compare_with_worker runs it).
+           "TIMEKIT_WORKER_ENABLED": "0"}
     service = Server("service", "service:app", ROOT, env, work / f"service-{pets}.log")
     service.wait_ready(f"{PREFIX}/store/inventory")
     result["service_pid_memory_at_start"] = service.memory()
@@ -469,6 +474,8 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
         receiver.stop()
     if not args.only or "under_attack" in args.only:
         result["under_attack"] = under_attack(ds, args, work, url)
+    if args.worker_compare:
+        compare_with_worker(url, ds, args, work, result, failures)
     result["database_locked"] = log.count("database is locked")
     result["load_after"] = os.getloadavg()
     result["failures"] = failures
@@ -562,6 +569,57 @@ def under_attack(ds: dict, args, work: Path, url: str) -> dict:
     print(f"   quiet: p50 {quiet['p50_ms']} ms p99 {quiet['p99_ms']} ms; attackers' answers "
           f"{figures['failed_logins']['attack_statuses']}", flush=True)
     return figures
+
+
+WORKER_COMPARED = ("get_pet", "create_booking")
+
+
+def compare_with_worker(url: str, ds: dict, args, work: Path, result: dict,
+                        failures: list) -> None:
+    """GET pet and booking creation again, on a server whose worker thread runs (polling
+    every second, as deployed): the figures must stay within 5% of those without it."""
+    env = {"TIMEKIT_DATABASE_URL": url, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+           "TIMEKIT_WORKER_ENABLED": "1"}
+    service = Server("service+worker", "service:app", ROOT, env, work / "service-worker.log")
+    service.wait_ready(f"{PREFIX}/store/inventory")
+    operations = {op.name: op for op in OPERATIONS}
+    try:
+        for name in WORKER_COMPARED:
+            op = operations[name]
+            rng = random.Random(f"{name}-worker")
+            headers = {"Authorization": f"Bearer {ds['token']}"} if op.auth else {}
+            requests = [op.make(ds, rng) for _ in range(1 if args.smoke else op.count)]
+            if any(body for _, _, body in requests):
+                headers["Content-Type"] = "application/json"
+            path = work / f"{name}-worker.tsv"
+            write_requests(path, headers, requests)
+            figures = measure(service.port, path, op.connections, args)
+            figures["label"] = op.label + ", worker thread running"
+            figures["ratio"] = round(figures["rps"] / result["l0"]["rps"], 4)
+            result["operations"][name + "_with_worker"] = figures
+            if figures["failed"]:
+                failures.append(f"{name} with worker: {figures['failed']} failed requests")
+            print(f"   {name} with worker: {figures['rps']:.0f} req/s p50 {figures['p50_ms']} ms",
+                  flush=True)
+    finally:
+        service.stop()
+
+
+def bench_worker(args, work: Path) -> dict:
+    """One worker recording the due transitions among ``--bookings`` bookings (a tenth of
+    them due), in-process, on SQLite: the seconds it takes (target: 10 s for 1,000)."""
+    total = args.bookings
+    due = max(1, total // 10)
+    url = f"sqlite:///{work / 'bench-worker.sqlite3'}"
+    dataset.build(url, 1000, users=args.users, orders=10, bookings=total, due=due)
+    app = create_app({"DATABASE_URL": url, "AUTO_CREATE_SCHEMA": False})
+    worker = Worker(app)
+    started = time.perf_counter()
+    recorded = worker.run_once()
+    seconds = round(time.perf_counter() - started, 2)
+    print(f"== worker: {recorded} of {due} due transitions among {total} bookings recorded in "
+          f"{seconds} s", flush=True)
+    return {"bookings": total, "due": due, "recorded": recorded, "seconds": seconds}
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -741,6 +799,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-wrk", action="store_true", help="use the Python load generator")
     parser.add_argument("--smoke", action="store_true",
                         help="a few seconds: small data, every operation, checks the answers")
+    parser.add_argument("--bookings", type=int, default=10000,
+                        help="bookings in each data set (the bookings list reads them)")
+    parser.add_argument("--worker-compare", action="store_true",
+                        help="measure GET pet and booking creation again with the worker "
+                             "thread running")
+    parser.add_argument("--worker-throughput", action="store_true",
+                        help="time one worker recording --bookings/10 due transitions")
     parser.add_argument("--output", default=str(HERE / "results"))
     args = parser.parse_args(argv)
     if args.smoke:
@@ -751,6 +816,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="timekit-bench-") as tmp:
         results = [bench_dataset(pets, args, Path(tmp)) for pets in sizes]
+        worker = bench_worker(args, Path(tmp)) if args.worker_throughput else None
     report = {
         "finished": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": "python benchmarks/run.py " + " ".join(argv if argv is not None
@@ -761,6 +827,12 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     report["targets"] = targets(results)
+    if worker:
+        report["worker"] = worker
+        report["targets"].append((
+            f"one worker records {worker['due']} due of {worker['bookings']} bookings "
+            f"<= 10 s", f"{worker['seconds']} s",
+            worker["recorded"] == worker["due"] and worker["seconds"] <= 10))
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "latest.json").write_text(json.dumps(report, indent=2))

@@ -218,6 +218,18 @@ LEGAL_TRANSITIONS = {
     ("confirm_decline", "confirmed", "cancel_by_customer"): (
         "cancelled_by_customer", "booker_or_owner"),
     ("confirm_decline", "confirmed", "complete"): ("completed", "owner"),
+    ("instant_payment", "initialized", "create"): ("tentative", "booker"),
+    ("instant_payment", "tentative", "pay"): ("paid", "booker_or_owner"),
+    ("instant_payment", "tentative", "timeout"): ("unpaid", "system"),
+    ("instant_payment", "paid", "cancel"): ("cancelled", "booker_or_owner"),
+    ("instant_payment", "paid", "complete"): ("completed", "owner"),
+}
+# The transitions the service also applies by itself: (after, delay setting).
+AUTOMATIC_TRANSITIONS = {
+    ("instant", "confirmed", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
+    ("confirm_decline", "confirmed", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
+    ("instant_payment", "tentative", "timeout"): ("entered", "PAYMENT_TIMEOUT"),
+    ("instant_payment", "paid", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
 }
 
 
@@ -296,7 +308,9 @@ def start_server(command: list[str], database_url: str, port: int, prefix: str =
     inherited = {name: value for name, value in os.environ.items()
                  if not name.startswith("TIMEKIT_") or name.startswith("TIMEKIT_TEST_")}
     environment = {**inherited, "TIMEKIT_DATABASE_URL": database_url,
-                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **UNLIMITED_ENVIRONMENT, **env}
+                   "TIMEKIT_PASSWORD_HASH_METHOD": FAST_HASH, **UNLIMITED_ENVIRONMENT,
+                   # Tests start the worker where they mean to.
+                   "TIMEKIT_WORKER_ENABLED": "0", **env}
     process, output = spawn(command, env=environment)
     return LiveServer(process, output, port, prefix).wait_ready()
 

@@ -77,11 +77,11 @@ def fresh_render_cache():
 
 
 def test_graphs_registry():
-    assert list(GRAPHS) == ["instant", "confirm_decline"]
+    assert list(GRAPHS) == ["instant", "confirm_decline", "instant_payment"]
     assert get_graph("instant") is GRAPHS["instant"]
     with pytest.raises(KeyError):
         get_graph("nope")
-    assert LIVE_STATES == frozenset({"tentative", "confirmed"})
+    assert LIVE_STATES == frozenset({"tentative", "confirmed", "paid"})
 
 
 @pytest.mark.parametrize(("graph", "state", "action"), sorted(LEGAL_TRANSITIONS))
@@ -224,7 +224,7 @@ def test_to_dot_has_every_state_and_edge(graph):
     for state in graph.states:
         assert f'"{state}" [' in dot
     for t in graph.transitions:
-        assert f'"{t.source}" -> "{t.target}" [label="{t.action}"' in dot
+        assert f'"{t.source}" -> "{t.target}" [label="{t.action}' in dot
     # final states drawn distinctly, and output is deterministic
     assert dot.count('shape="doublecircle"') == len(graph.final_states)
     assert to_dot(graph) == dot

@@ -12,8 +12,9 @@ from flask_cors import CORS
 
 from . import commands, database, settings
 from .database.migrate import migrate
+from .domain.booking.graphs import check_delays
 from .http import auth, docs, errors, health, limits, logs, xml
-from .http.api import BLUEPRINTS
+from .http.api import BLUEPRINTS, testing
 from .http.blueprint import Api
 from .http.converters import IdConverter, id_parameter_schema
 
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     else:
         app.config.from_mapping(test_config)
     settings.derive(app.config, app.instance_path)
+    check_delays(app.config)
     app.json.sort_keys = False
 
     database.init_app(app)
@@ -59,7 +61,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     auth.init_app(app)
     app.url_map.converters["id"] = IdConverter
     api.register_converter(IdConverter, id_parameter_schema)
-    for blueprint in BLUEPRINTS:
+    for blueprint in BLUEPRINTS + ((testing.blp,) if app.config["TESTING_ENDPOINTS"] else ()):
         api.register_blueprint(blueprint, url_prefix=app.config["API_PREFIX"]
                                + (blueprint.url_prefix or ""))
     docs.init_app(app)

@@ -14,11 +14,12 @@ from flask_migrate.cli import db as migrations_group
 from .database.migrate import upgrade_to_head
 from .delivery import run as run_delivery
 from .domain import accounts
-from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data
+from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data, reset_demo_data
 from .domain.errors import DomainError
 from .http.logs import configure_default_logging
 from .serving import serve, serving_options
 from .settings import markdown_table
+from .worker import run_until_signalled, start_thread
 
 
 def fail(error: DomainError) -> None:
@@ -91,6 +92,7 @@ def serve_command(host, port, threads, connection_limit, channel_timeout):
         if value is not None:
             options[name] = value
     click.echo(f"Serving on http://{host}:{port}{app.config['API_PREFIX']}/docs")
+    start_thread(app)  # unless WORKER_ENABLED is off
     serve(app, host=host, port=port, **options)
 
 
@@ -109,6 +111,35 @@ def deliver_command(once):
     run_delivery(app, once=once)
 
 
+@click.command("worker")
+@with_appcontext
+def worker_command():
+    """Run the worker (automatic booking transitions) in this process until SIGTERM.
+
+    Any number of workers and servers may share one database; each transition is
+    recorded once."""
+    configure_default_logging()
+    app: Flask = current_app._get_current_object()
+    if app.config["AUTO_CREATE_SCHEMA"]:
+        upgrade_to_head(app)
+    run_until_signalled(app)
+
+
+@click.command("reset-demo")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@with_appcontext
+def reset_demo_command(yes):
+    """WIPE EVERY ROW, set the service's clock back to real time, load the demo data.
+
+    For test setups (what `POST /testing/reset` does); never on a production database."""
+    if not yes:
+        click.confirm("This deletes every user, pet, order and booking. Continue?",
+                      abort=True)
+    app = app_with_schema()
+    added = reset_demo_data(app.config["PASSWORD_HASH_METHOD"])
+    click.echo(f"Database reset; demo data loaded (added {added}).")
+
+
 @click.command("settings")
 def settings_command():
     """Print the table of every setting (Markdown), as docs/OPERATIONS.md shows it."""
@@ -117,7 +148,8 @@ def settings_command():
 
 # migrations_group: `db upgrade`, ...
 COMMANDS = (init_db_command, load_demo_command, create_user_command, serve_command,
-            deliver_command, settings_command, migrations_group)
+            deliver_command, worker_command, reset_demo_command, settings_command,
+            migrations_group)
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,8 @@ import threading
 
 from flask import Flask
 
-from .database import db, utcnow
+from .database import db
+from .domain import clock
 from .domain.notifications import actions, outbox
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def deliver_once(app: Flask, settings: outbox.DeliverySettings | None = None,
     """One ``deliver_pending`` call in an app context (tests and the loop)."""
     with app.app_context():
         try:
-            return outbox.deliver_pending(now or utcnow(), app.config["DELIVERY_BATCH_SIZE"],
+            return outbox.deliver_pending(now or clock.now(), app.config["DELIVERY_BATCH_SIZE"],
                                           settings or delivery_settings(app))
         finally:
             db.session.remove()

@@ -87,6 +87,16 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                 "(never two of one booking to one webhook)"),
     "DELIVERY_POLL_SECONDS": (1.0, "how long `timekit-api deliver` waits when nothing is "
                                    "due"),
+    "PAYMENT_TIMEOUT": ("5 minutes", "how long an `instant_payment` booking stays `tentative` "
+                                     "before it times out to `unpaid`"),
+    "AUTO_COMPLETE_AFTER": ("1 hour", "how long after its end a live booking is completed "
+                                      "automatically"),
+    "WORKER_ENABLED": (True, "run the worker (automatic transitions) as a thread of "
+                             "`timekit-api serve` and `wsgi.py`"),
+    "WORKER_POLL_SECONDS": (1.0, "how often the worker looks for due work"),
+    "WORKER_BATCH_SIZE": (500, "due bookings the worker claims per round"),
+    "TESTING_ENDPOINTS": (False, "enable `POST /testing/reset` and `GET`/`PUT /testing/clock` "
+                                 "(never on a production service: they wipe data and move time)"),
 }
 
 TRUE_WORDS = {"1", "true", "yes", "on"}

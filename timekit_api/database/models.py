@@ -199,6 +199,8 @@ class BookingTransition(db.Model):
     # The user who applied the action; kept (as NULL) when that account is deleted.
     actor_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    # "system" for a transition the service made by itself (an automatic one), else NULL.
+    actor_kind: Mapped[str | None] = mapped_column(sa.String(16))
     message: Mapped[str | None] = mapped_column(sa.String(1000))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -211,7 +213,10 @@ class Booking(db.Model):
     __tablename__ = "bookings"
     # The overlap check asks for the live bookings of one pet around a window.
     __table_args__ = (sa.Index("ix_bookings_resource_state_start",
-                               "resource_id", "state", "starts_at"),)
+                               "resource_id", "state", "starts_at"),
+                      # Lists are read in start order, per booker and per pet.
+                      sa.Index("ix_bookings_booker_start", "booker_id", "starts_at", "id"),
+                      sa.Index("ix_bookings_resource_start", "resource_id", "starts_at", "id"))
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # a UUID, as text
     graph: Mapped[str] = mapped_column(sa.String(64))
@@ -231,6 +236,11 @@ class Booking(db.Model):
     customer_timezone: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The pending automatic transition: its target state and when it is due (NULL: none).
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    due_state: Mapped[str | None] = mapped_column(sa.String(64))
+    # The payment reference given with `pay` (instant_payment).
+    payment_id: Mapped[str | None] = mapped_column(sa.String(255))
 
     transitions: Mapped[list[BookingTransition]] = relationship(
         order_by=BookingTransition.id, cascade="all, delete-orphan", passive_deletes=True,
@@ -350,6 +360,16 @@ class ServiceSecret(db.Model):
     name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(255))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ServiceClock(db.Model):
+    """One row: how far the service's clock is ahead of real time (the testing clock),
+    shared by every instance on the database."""
+
+    __tablename__ = "service_clock"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    offset_microseconds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
 triggers.install(Pet.__table__)

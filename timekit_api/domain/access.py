@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ..database.models import Booking, Pet
-from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, Transition
+from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, SYSTEM, Transition
 from .errors import Forbidden, NotFound
 
 HIDDEN_FROM_OTHERS = {
@@ -35,20 +35,28 @@ def require_owner(kind: str, user_id: int, owner_ids: int | None | tuple[int | N
     raise Forbidden(f"This {kind.lower()} belongs to another user")
 
 
+def booking_visibility(user_id: int) -> tuple:
+    """SQL: the two ways a booking is visible to ``user_id``, (made by them, of their pets);
+    a list reads each through its own index (``engine.list_bookings``). The second needs
+    ``Pet`` joined on the booking's resource."""
+    return Booking.booker_id == user_id, Pet.owner_id == user_id
+
+
 def booking_visible_to(user_id: int):
     """SQL: bookings that ``user_id`` made or that concern their pets. The query must join
     ``Pet`` on the booking's resource."""
-    return sa.or_(Booking.booker_id == user_id, Pet.owner_id == user_id)
+    return sa.or_(*booking_visibility(user_id))
 
 
 BOOKING_ACTORS = {
     BOOKER: frozenset({BOOKER}),
     OWNER: frozenset({OWNER}),
     BOOKER_OR_OWNER: frozenset({BOOKER, OWNER}),
+    SYSTEM: frozenset(),  # no user: the service applies these by itself
 }
 assert set(BOOKING_ACTORS) == ACTORS, "every actor a graph may name needs a rule here"
 ACTOR_WORDS = {BOOKER: "the booker", OWNER: "the pet's owner",
-               BOOKER_OR_OWNER: "the booker or the pet's owner"}
+               BOOKER_OR_OWNER: "the booker or the pet's owner", SYSTEM: "the service"}
 
 
 def booking_roles(user_id: int | None, booker_id: int | None,

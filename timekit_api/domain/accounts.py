@@ -22,8 +22,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import db, lock_row, utcnow
+from ..database import db, lock_row
 from ..database.models import AddressThrottle, LoginThrottle, User
+from . import clock
 from .errors import (
     Busy,
     Invalid,
@@ -367,7 +368,7 @@ def verify_login(login: str, password: str, config, address: str | None = None) 
     cost no CPU.
     """
     hashing = Hashing.from_config(config)
-    now = utcnow()
+    now = clock.now()
     _check_address(address, now, config)
     user = find_user(login) if login and len(login) <= 254 else None
     user_id = password_hash = None

@@ -5,8 +5,11 @@ For demos only: every demo user shares one documented password.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from ..database import db
-from ..database.models import Order, Pet, User
+from ..database.models import CatalogVersion, Order, Pet, ServiceClock, User
+from . import clock
 from .accounts import Hashing, hash_password, login_key
 from .pets import load_pet
 from .resources import open_every_graph
@@ -73,3 +76,20 @@ def load_demo_data(hashing: Hashing = DEFAULT_HASHING) -> dict[str, int]:
             added["orders"] += 1
     db.session.commit()
     return added
+
+
+# Rows that describe the database rather than hold data: kept by a reset (the catalog
+# version is bumped by the pet writes, so every process's cached lists are dropped).
+KEPT_BY_RESET = {CatalogVersion.__tablename__, ServiceClock.__tablename__}
+
+
+def reset_demo_data(hash_method: str = "scrypt") -> dict[str, int]:
+    """Wipe every row (users, tokens, pets, orders, bookings...), set the service's clock
+    back to real time, then load the demo data. For testing setups only (contract section
+    4: ``POST /testing/reset``, ``timekit-api reset-demo``)."""
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name not in KEPT_BY_RESET:
+            db.session.execute(sa.delete(table))
+    db.session.commit()
+    clock.reset()
+    return load_demo_data(hash_method)

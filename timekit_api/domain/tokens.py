@@ -16,8 +16,9 @@ import secrets
 
 import sqlalchemy as sa
 
-from ..database import UTCDateTime, db, utcnow
+from ..database import UTCDateTime, db
 from ..database.models import ApiToken, Credential, User
+from . import clock
 
 READ_PETS, WRITE_PETS = "read:pets", "write:pets"
 PET_SCOPES = (READ_PETS, WRITE_PETS)
@@ -62,7 +63,7 @@ def issue_token(user: User, kind: str, ttl_seconds: int,
     """Create a token for ``user``; returns the plain token (shown once) and its row.
     Tokens issued with one ``pair_id`` (``new_pair_id()``) are revoked together."""
     plain = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = clock.now()
     row = ApiToken(digest=digest(plain), user=user, kind=kind, scopes=scopes, pair_id=pair_id,
                    created_at=now, expires_at=now + dt.timedelta(seconds=ttl_seconds))
     db.session.add(row)
@@ -70,10 +71,13 @@ def issue_token(user: User, kind: str, ttl_seconds: int,
 
 
 _users, _tokens = User.__table__.c, ApiToken.__table__.c
-LIVE_TOKEN = (
-    sa.select(_users.id, _users.username, _users.email, _tokens.id, _tokens.scopes)
+# The token, its user and the service clock's offset in one query: expiry is decided
+# against the service's time, and the offset is kept for the rest of the request.
+TOKEN_AND_CLOCK = (
+    sa.select(_users.id, _users.username, _users.email, _tokens.id, _tokens.scopes,
+              _tokens.expires_at, clock.READ_OFFSET.scalar_subquery())
     .join_from(ApiToken.__table__, User.__table__, _users.id == _tokens.user_id)
-    .where(_tokens.digest == sa.bindparam("digest"), _tokens.expires_at > sa.bindparam("now"))
+    .where(_tokens.digest == sa.bindparam("digest"))
 )
 
 
@@ -83,9 +87,12 @@ def find_principal(plain: str) -> Principal | None:
         return None
     if plain.startswith(API_KEY_PREFIX):
         return find_key_principal(plain)
-    row = db.session.connection().execute(
-        LIVE_TOKEN, {"digest": digest(plain), "now": utcnow()}).first()
-    return Principal(*row) if row else None
+    row = db.session.connection().execute(TOKEN_AND_CLOCK, {"digest": digest(plain)}).first()
+    if row is None:
+        return None
+    *principal, expires_at, offset_microseconds = row
+    now = clock.remember_offset(offset_microseconds)
+    return Principal(*principal) if expires_at > now else None
 
 
 def new_pair_id() -> str:
@@ -140,7 +147,7 @@ TOUCH_KEY = (
 def find_key_principal(plain: str) -> Principal | None:
     """The caller that the live API key ``plain`` stands for, read on every request from the
     database (no per-process cache: a deleted key or user is refused at once everywhere)."""
-    now = utcnow()
+    now = clock.now()
     row = db.session.connection().execute(LIVE_KEY, {"digest": digest(plain), "now": now}).first()
     if row is None:
         return None

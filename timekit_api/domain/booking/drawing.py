@@ -73,10 +73,11 @@ def to_dot(graph: Graph) -> str:
         lines.append(f"  {_quote(state)} {_attrs(**_node_style(graph, state))};")
     for t in graph.transitions:
         # The actor goes in the tooltip (shown in SVG) to keep the picture uncluttered.
-        lines.append(
-            f"  {_quote(t.source)} -> {_quote(t.target)} "
-            f"{_attrs(label=t.action, tooltip=f'{t.action} (by {t.actor})')};"
-        )
+        attrs = {"label": t.action, "tooltip": f"{t.action} (by {t.actor})"}
+        if t.auto is not None:  # automatic transitions are dashed, with their delay
+            attrs.update(style="dashed",
+                         label=f"{t.action}\n(auto: {t.auto.delay} after {t.auto.after})")
+        lines.append(f"  {_quote(t.source)} -> {_quote(t.target)} {_attrs(**attrs)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

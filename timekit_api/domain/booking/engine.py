@@ -16,6 +16,15 @@ Python check-then-insert. Every booking write starts its transaction with
 
 Then the overlap is checked with a query and the row written. Each public function here is
 one request's whole transaction: it commits on success and rolls back on a domain error.
+
+Time (contract section 6, "every answer is right at the moment it is given"): a booking
+that enters a state with an automatic transition gets ``due_at`` (when) and ``due_state``
+(where to). Every read takes a booking whose ``due_at`` has passed as being in
+``due_state`` (:func:`effective_state`, :func:`effective_state_in` in SQL, :func:`state_at`
+in Python: the one place this rule lives), whether or not the worker
+(``automation.run_due``) has recorded the transition yet. Every write settles the booking
+first (:func:`settle`, under the per-pet lock), so a human action racing the automatic one
+sees the state the automatic one left.
 """
 
 from __future__ import annotations
@@ -24,42 +33,119 @@ import dataclasses
 import datetime as dt
 import math
 import uuid
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import ObjectDeletedError
 
-from ...database import db, utcnow
+from ...database import db
 from ...database import run_in_transaction as _one_transaction
 from ...database.models import Booking, BookingTransition, Pet
-from .. import access, resources
-from ..errors import BookingNotFound, Conflict, SlotTaken, UnknownResource
+from ...settings import SETTINGS
+from .. import access, clock, resources
+from ..errors import BookingNotFound, Conflict, Invalid, SlotTaken, UnknownResource
 from ..notifications import outbox
-from .graphs import GRAPHS, INITIAL_STATE, LIVE_STATES, IllegalTransition, Transition
+from .graphs import (
+    AFTER_END,
+    AFTER_ENTERED,
+    BOOKER,
+    GRAPHS,
+    INITIAL_STATE,
+    LIVE_STATES,
+    SYSTEM,
+    Graph,
+    IllegalTransition,
+    Transition,
+    UnknownAction,
+)
 
-SLOT_TAKEN_MESSAGE = ("The pet is already booked (tentative or confirmed) for part of this "
-                      "time")
+SLOT_TAKEN_MESSAGE = ("The pet is already booked (tentative, confirmed or paid) for part of "
+                      "this time")
+DEFAULT_SETTINGS = {name: default for name, (default, _) in SETTINGS.items()}
+RESCHEDULE = "reschedule"
+
+
+# --- time: the one definition of a booking's state at a moment --------------------------------
+
+def effective_state(now: dt.datetime):
+    """SQL: the booking's state at ``now`` (its due automatic transition counts as done)."""
+    return sa.case((Booking.due_at <= now, Booking.due_state), else_=Booking.state)
+
+
+def effective_state_in(states: Iterable[str], now: dt.datetime):
+    """SQL: the booking's state at ``now`` is one of ``states``; written so that the
+    ``state`` column's indexes still serve (a due booking can only be in ``due_state``)."""
+    states = sorted(states)
+    return sa.or_(
+        sa.and_(Booking.state.in_(states), sa.or_(Booking.due_at.is_(None), Booking.due_at > now)),
+        sa.and_(Booking.due_at <= now, Booking.due_state.in_(states)))
+
+
+def state_at(booking: Booking, now: dt.datetime) -> str:
+    """Python's twin of :func:`effective_state`, for a loaded booking."""
+    if booking.due_at is not None and booking.due_at <= now:
+        return booking.due_state
+    return booking.state
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingTransition:
+    """A due automatic transition that the worker has not recorded yet: shown in the
+    history as it will be recorded."""
+
+    from_state: str
+    to_state: str
+    action: str
+    message: None
+    created_at: dt.datetime
+    actor = None
+    actor_kind = SYSTEM
 
 
 class BookingView:
     """A booking as one user sees it: its columns plus what depends on the graph and on
     who asks (``completed``, ``available_actions``). ``BookingSchema`` dumps it."""
 
-    def __init__(self, booking: Booking, owner_id: int | None, viewer_id: int | None):
+    def __init__(self, booking: Booking, owner_id: int | None, viewer_id: int | None,
+                 now: dt.datetime):
         self.booking = booking
         self.owner_id = owner_id
         self.roles = access.booking_roles(viewer_id, booking.booker_id, owner_id)
+        self.now = now
 
     def __getattr__(self, name):
         return getattr(self.booking, name)
 
     @property
+    def state(self) -> str:
+        return state_at(self.booking, self.now)
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        booking = self.booking
+        if booking.due_at is not None and booking.due_at <= self.now:
+            return booking.due_at  # as the worker will record it
+        return booking.updated_at
+
+    @property
     def completed(self) -> bool:
-        return GRAPHS[self.booking.graph].is_final(self.booking.state)
+        return GRAPHS[self.booking.graph].is_final(self.state)
 
     @property
     def available_actions(self) -> list[str]:
+        state = self.state
         return [t.action for t in GRAPHS[self.booking.graph].transitions
-                if t.source == self.booking.state and access.may_act(t.actor, self.roles)]
+                if t.source == state and access.may_act(t.actor, self.roles)]
+
+    @property
+    def transitions(self) -> list:
+        recorded = list(self.booking.transitions)
+        booking = self.booking
+        if booking.due_at is not None and booking.due_at <= self.now:
+            auto = GRAPHS[booking.graph].automatic(booking.state)
+            recorded.append(PendingTransition(booking.state, auto.target, auto.action, None,
+                                              booking.due_at))
+        return recorded
 
 
 @dataclasses.dataclass
@@ -90,7 +176,7 @@ def get_booking(booking_id, viewer_id: int) -> BookingView:
     row = db.session.execute(_visible(viewer_id).where(Booking.id == str(booking_id))).first()
     if row is None:
         raise BookingNotFound("Booking not found")
-    return BookingView(row[0], row[1], viewer_id)
+    return BookingView(row[0], row[1], viewer_id, clock.now())
 
 
 SEARCH_COLUMNS = {"state": Booking.state, "graph": Booking.graph,
@@ -99,18 +185,48 @@ SEARCH_COLUMNS = {"state": Booking.state, "graph": Booking.graph,
 
 def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
                   page: int) -> BookingPage:
-    """The bookings ``viewer_id`` may see, by start time, one page of them."""
-    where = [SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
-    query = _visible(viewer_id).where(*where)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    rows = db.session.execute(query.order_by(Booking.starts_at, Booking.id)
-                              .limit(limit).offset((page - 1) * limit)).all()
-    first = (page - 1) * limit + 1
+    """The bookings ``viewer_id`` may see, by start time, one page of them.
+
+    A constant number of queries whatever the page holds: the count, the page's ids, the
+    page's bookings, their histories (one ``selectin`` query). Visibility is an OR of two
+    rules (the booker, the pet's owner), which no single index serves, so each rule is its
+    own branch of a UNION, read in start order through its own index
+    (``ix_bookings_booker_start``, ``ix_bookings_resource_start``) and cut at the page's
+    end before the branches are merged (benchmarks/PROFILE.md, "bookings list").
+    """
+    now = clock.now()
+    where = [effective_state_in(values, now) if key == "state"
+             else SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
+    by_booker, by_owner = access.booking_visibility(viewer_id)
+    branches = (sa.select(Booking.id, Booking.starts_at).where(by_booker, *where),
+                sa.select(Booking.id, Booking.starts_at)
+                .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
+    # Counted as booker's + owner's - both (bookings of one's own pets): index-only
+    # counts, where a UNION would sort every visible row to drop duplicates.
+    mine, theirs = db.session.execute(sa.select(*(
+        sa.select(sa.func.count()).select_from(query.subquery()).scalar_subquery()
+        for query in branches))).one()
+    both = 0
+    if mine and theirs:
+        both = db.session.scalar(sa.select(sa.func.count()).select_from(
+            branches[1].where(by_booker).subquery()))
+    total = mine + theirs - both
+    offset = (page - 1) * limit
+    ends = [branch.order_by(Booking.starts_at, Booking.id).limit(offset + limit).subquery()
+            for branch in branches]
+    merged = sa.union(*(sa.select(end.c.id, end.c.starts_at) for end in ends)).subquery()
+    ids = db.session.scalars(sa.select(merged.c.id).order_by(merged.c.starts_at, merged.c.id)
+                             .limit(limit).offset(offset)).all()
+    found = {booking.id: (booking, owner_id) for booking, owner_id in db.session.execute(
+        sa.select(Booking, Pet.owner_id).join(Pet, Pet.id == Booking.resource_id)
+        .where(Booking.id.in_(ids))).all()} if ids else {}
+    rows = [found[booking_id] for booking_id in ids if booking_id in found]
+    first = offset + 1
     return BookingPage(
         total=total, per_page=limit, current_page=page,
         last_page=max(1, math.ceil(total / limit)),
         first=first if rows else None, last=first + len(rows) - 1 if rows else None,
-        views=[BookingView(booking, owner_id, viewer_id) for booking, owner_id in rows])
+        views=[BookingView(booking, owner_id, viewer_id, now) for booking, owner_id in rows])
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -128,14 +244,14 @@ def lock_resource(pet_id: int) -> None:
                               errors={"resource_id": ["Unknown pet."]})
 
 
-def overlapping(booking: Booking) -> bool:
-    """Whether another live booking of the pet intersects ``[starts_at, ends_at)``.
-
-    Touching windows (one ends when the other starts) do not overlap.
+def overlapping(booking: Booking, now: dt.datetime) -> bool:
+    """Whether another booking of the pet, live at ``now``, intersects
+    ``[starts_at, ends_at)``. Touching windows (one ends when the other starts) do not
+    overlap; a due automatic transition counts as done (a timed-out payment frees its slot).
     """
     query = sa.select(Booking.id).where(
         Booking.resource_id == booking.resource_id,
-        Booking.state.in_(sorted(LIVE_STATES)),
+        effective_state_in(LIVE_STATES, now),
         Booking.starts_at < booking.ends_at,
         Booking.ends_at > booking.starts_at,
         Booking.id != booking.id,
@@ -143,24 +259,69 @@ def overlapping(booking: Booking) -> bool:
     return db.session.scalar(query) is not None
 
 
-def _apply(booking: Booking, transition: Transition, actor_id: int | None,
-           message: str | None = None) -> None:
+def _refuse_overlap(booking: Booking, now: dt.datetime) -> None:
+    if overlapping(booking, now):
+        raise SlotTaken(SLOT_TAKEN_MESSAGE, errors={"start": ["Overlaps another live booking."]})
+
+
+def schedule(booking: Booking, entered_at: dt.datetime, settings: Mapping) -> None:
+    """Set ``due_at``/``due_state`` for the automatic transition pending in the booking's
+    (new) state, if any."""
+    auto = GRAPHS[booking.graph].automatic(booking.state)
+    if auto is None:
+        booking.due_at = booking.due_state = None
+        return
+    start = entered_at if auto.auto.after == AFTER_ENTERED else booking.ends_at
+    try:
+        booking.due_at = auto.auto.duration(settings).add_to(start)
+    except (OverflowError, ValueError):  # past year 9999: never due
+        booking.due_at = booking.due_state = None
+        return
+    booking.due_state = auto.target
+
+
+def _record(booking: Booking, source: str, target: str, action: str, at: dt.datetime,
+            actor_id: int | None, message: str | None, settings: Mapping,
+            actor_kind: str | None = None) -> None:
+    """Move ``booking`` to ``target`` and write the history row (added directly, so the
+    booking's history need not be loaded)."""
+    db.session.add(BookingTransition(
+        booking_id=booking.id, from_state=source, to_state=target, action=action,
+        actor_id=actor_id, actor_kind=actor_kind, message=message, created_at=at))
+    entered = booking.state != target
+    booking.state = target
+    booking.updated_at = at
+    if entered:
+        schedule(booking, at, settings)
+        # Notifications (contract section 8): the outbox rows, in this same transaction.
+        outbox.record_transition(booking, target, actor_id, view_of=(
+            lambda owner_id, viewer_id: BookingView(booking, owner_id, viewer_id)))
+
+
+def settle(booking: Booking, now: dt.datetime, settings: Mapping) -> bool:
+    """Record the booking's automatic transition if it is due at ``now``: once, by the
+    system, at the time it was due. The pet must be locked. Returns whether it did."""
+    if booking.due_at is None or booking.due_at > now:
+        return False
+    auto = GRAPHS[booking.graph].automatic(booking.state)
+    due_at = booking.due_at
+    if auto is None or auto.target != booking.due_state:  # stale: the graph changed
+        booking.due_at = booking.due_state = None
+        return False
+    _record(booking, booking.state, auto.target, auto.action, due_at, None, None, settings,
+            actor_kind=SYSTEM)
+    return True
+
+
+def _apply(booking: Booking, transition: Transition, actor_id: int | None, now: dt.datetime,
+           settings: Mapping, message: str | None = None) -> None:
     """Move ``booking`` along ``transition`` and record it; SlotTaken if it would become
     live beside another live booking. The pet must be locked (``lock_resource``)."""
     assert transition.source == booking.state
     if transition.target in LIVE_STATES and booking.state not in LIVE_STATES:
-        if overlapping(booking):
-            raise SlotTaken(SLOT_TAKEN_MESSAGE, errors={"start": ["Overlaps another live "
-                                                                  "booking."]})
-    now = utcnow()
-    booking.transitions.append(BookingTransition(
-        from_state=booking.state, to_state=transition.target, action=transition.action,
-        actor_id=actor_id, message=message, created_at=now))
-    booking.state = transition.target
-    booking.updated_at = now
-    # Notifications (contract section 8): the outbox rows, in this same transaction.
-    outbox.record_transition(booking, transition, actor_id, view_of=(
-        lambda owner_id, viewer_id: BookingView(booking, owner_id, viewer_id)))
+        _refuse_overlap(booking, now)
+    _record(booking, booking.state, transition.target, transition.action, now, actor_id,
+            message, settings)
 
 
 def _get_locked(booking_id, viewer_id: int) -> BookingView:
@@ -175,15 +336,16 @@ def _get_locked(booking_id, viewer_id: int) -> BookingView:
     return view
 
 
-def create_booking(data: dict, booker_id: int) -> BookingView:
+def create_booking(data: dict, booker_id: int,
+                   settings: Mapping = DEFAULT_SETTINGS) -> BookingView:
     """A booking from a loaded create request; with ``action`` the graph's entry action is
     applied at once, in the same transaction."""
 
     def work():
         lock_resource(data["resource_id"])
-        now = utcnow()
-        check_resource_rules(data, booker_id, now)
         customer = data["customer"]
+        now = clock.now()
+        check_resource_rules(data, booker_id, now)
         booking = Booking(
             id=str(uuid.uuid4()), graph=data["graph"], state=INITIAL_STATE,
             resource_id=data["resource_id"], booker_id=booker_id,
@@ -195,7 +357,7 @@ def create_booking(data: dict, booker_id: int) -> BookingView:
         db.session.add(booking)
         if "action" in data:
             _apply(booking, GRAPHS[data["graph"]].transition(INITIAL_STATE, data["action"]),
-                   booker_id)
+                   booker_id, now, settings)
         return booking.id
 
     booking_id = _one_transaction(work)
@@ -223,7 +385,7 @@ def busy_intervals(resource_ids, start: dt.datetime,
         sa.select(Booking.resource_id, sa.type_coerce(Booking.starts_at, sa.String),
                   sa.type_coerce(Booking.ends_at, sa.String)).where(
             Booking.resource_id.in_(ids),
-            Booking.state.in_(sorted(LIVE_STATES)),
+            effective_state_in(LIVE_STATES, clock.now()),  # due transitions count at once
             Booking.starts_at < end,
             Booking.ends_at > start,
         ))
@@ -244,7 +406,7 @@ def held_bookings(resource_id: int, booker_id: int) -> int:
     without another check (``initialized``: their entry action makes them live)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(Booking).where(
         Booking.resource_id == resource_id, Booking.booker_id == booker_id,
-        Booking.state.in_(sorted(LIVE_STATES | {INITIAL_STATE}))))
+        effective_state_in(LIVE_STATES | {INITIAL_STATE}, clock.now())))
 
 
 def check_resource_rules(data: dict, booker_id: int, now: dt.datetime) -> None:
@@ -279,19 +441,95 @@ def _check_buffer(resource, start: dt.datetime, end: dt.datetime) -> None:
         resources.check_buffer(resource, start, end, busy)
 
 
-def apply_action(booking_id, action: str, actor_id: int,
-                 message: str | None = None) -> BookingView:
-    """Apply ``action`` as ``actor_id``: BookingNotFound, IllegalTransition (the state does
-    not allow it), Forbidden (not this actor's action) or SlotTaken."""
+def _require_details(transition: Transition, details: Mapping) -> None:
+    missing = [name for name in transition.requires if not details.get(name)]
+    if missing:
+        raise Invalid(f"Action '{transition.action}' requires {', '.join(missing)}",
+                      errors={transition.action: {name: ["Missing data for required field."]
+                                                  for name in missing}})
+
+
+def apply_action(booking_id, action: str, actor_id: int, message: str | None = None, *,
+                 details: Mapping | None = None,
+                 settings: Mapping = DEFAULT_SETTINGS) -> BookingView:
+    """Apply ``action`` as ``actor_id``: BookingNotFound, UnknownAction (the graph has no
+    such action), IllegalTransition (the state does not allow it), Forbidden (not this
+    actor's action), Invalid (a required detail such as ``payment_id`` is missing) or
+    SlotTaken. ``details`` are the body's (``payment_id``)."""
+    details = details or {}
 
     def work():
         view = _get_locked(booking_id, actor_id)
         booking = view.booking
-        transition = GRAPHS[booking.graph].transition(booking.state, action)
+        graph = GRAPHS[booking.graph]
+        if action not in graph.actions:
+            raise UnknownAction(graph, action)
+        view.now = now = clock.now()
+        settle(booking, now, settings)
+        transition = graph.transition(booking.state, action)
         access.require_booking_actor(transition, view.roles)
+        _require_details(transition, details)
         if transition.source == INITIAL_STATE and transition.target in LIVE_STATES:
             check_buffer_on_entry(booking)  # issue 15: the pet's buffer
-        _apply(booking, transition, actor_id, message)
+        if "payment_id" in transition.requires:
+            booking.payment_id = details["payment_id"]
+        _apply(booking, transition, actor_id, now, settings, message)
+        return view
+
+    return _one_transaction(work)
+
+
+def _window(start: dt.datetime, end: dt.datetime) -> str:
+    return f"{start.isoformat()}/{end.isoformat()}"
+
+
+def reschedule_booking(booking_id, data: Mapping, actor_id: int,
+                       settings: Mapping = DEFAULT_SETTINGS) -> BookingView:
+    """Move a live booking to ``data``'s window (and pet, of the same owner), keeping its id
+    and state, under the overlap rule, in one transaction (contract section 6). Moved by its
+    booker alone, a booking may go back to an earlier state (confirmed -> tentative in
+    ``confirm_decline``: the owner confirms the new time)."""
+
+    def work():
+        view = get_booking(booking_id, actor_id)
+        booking = view.booking
+        graph: Graph = GRAPHS[booking.graph]
+        new_pet = data.get("resource_id", booking.resource_id)
+        for pet_id in sorted({booking.resource_id, new_pet}):  # one order: no deadlock
+            lock_resource(pet_id)
+        db.session.refresh(booking)
+        view.now = now = clock.now()
+        settle(booking, now, settings)
+        if not graph.reschedulable:
+            raise Conflict(f"Bookings of graph '{graph.name}' cannot be rescheduled")
+        if booking.state not in LIVE_STATES:
+            raise Conflict(f"Only a live booking ({', '.join(sorted(LIVE_STATES))}) can be "
+                           f"rescheduled; this one is '{booking.state}'",
+                           errors={"state": [booking.state]})
+        if new_pet != booking.resource_id:
+            owners = dict(db.session.execute(sa.select(Pet.id, Pet.owner_id).where(
+                Pet.id.in_([new_pet, booking.resource_id]))).all())
+            if owners[new_pet] != owners[booking.resource_id]:
+                raise Invalid("A booking can only move to another pet of the same owner",
+                              errors={"resource_id": ["Belongs to another owner."]})
+        old = _window(booking.starts_at, booking.ends_at)
+        old_pet = booking.resource_id
+        booking.starts_at, booking.ends_at = data["start"], data["end"]
+        booking.resource_id = new_pet
+        _refuse_overlap(booking, now)
+        source = booking.state
+        target = (graph.rescheduled_by_booker.get(source, source) if view.roles == {BOOKER}
+                  else source)
+        text = f"rescheduled from {old} to {_window(booking.starts_at, booking.ends_at)}"
+        if new_pet != old_pet:
+            text += f" (pet {old_pet} -> {new_pet})"
+        if data.get("message"):
+            text += f": {data['message']}"
+        _record(booking, source, target, RESCHEDULE, now, actor_id, text[:1000], settings)
+        auto = graph.automatic(booking.state)
+        if source == target and auto is not None and auto.auto.after == AFTER_END:
+            schedule(booking, now, settings)  # the end moved, and the delay with it
+        view.owner_id = owners[new_pet] if new_pet != old_pet else view.owner_id
         return view
 
     return _one_transaction(work)
@@ -302,7 +540,7 @@ def delete_booking(booking_id, viewer_id: int) -> None:
 
     def work():
         view = _get_locked(booking_id, viewer_id)
-        graph = GRAPHS[view.graph]
+        graph = GRAPHS[view.booking.graph]
         if not graph.is_final(view.state):
             raise Conflict(f"Only a booking in a final state can be deleted; this one is "
                            f"'{view.state}'", errors={"state": graph.ordered_final_states})
@@ -311,6 +549,7 @@ def delete_booking(booking_id, viewer_id: int) -> None:
     _one_transaction(work)
 
 
-__all__ = ["BookingPage", "BookingView", "IllegalTransition", "apply_action",
+__all__ = ["BookingPage", "BookingView", "IllegalTransition", "UnknownAction", "apply_action",
            "busy_intervals", "check_resource_rules", "create_booking", "delete_booking",
-           "get_booking", "held_bookings", "list_bookings"]
+           "effective_state", "effective_state_in", "get_booking", "held_bookings",
+           "list_bookings", "reschedule_booking", "settle", "state_at"]

@@ -8,22 +8,34 @@ definition to :data:`GRAPHS`, not writing code.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
-from ..errors import Conflict
+from ...settings import SETTINGS
+from ..errors import Conflict, Invalid
+from .durations import Duration, InvalidDuration, parse_duration
 
 INITIAL_STATE = "initialized"
+SETTINGS_DEFAULTS = {name: default for name, (default, _) in SETTINGS.items()}
 
 # Who may perform a transition.
 BOOKER = "booker"
 OWNER = "owner"
 BOOKER_OR_OWNER = "booker_or_owner"
-ACTORS = frozenset({BOOKER, OWNER, BOOKER_OR_OWNER})
+SYSTEM = "system"  # the service itself: automatic transitions
+ACTORS = frozenset({BOOKER, OWNER, BOOKER_OR_OWNER, SYSTEM})
 
 # Bookings in these states block overlapping bookings of the same resource.
-LIVE_STATES = frozenset({"tentative", "confirmed"})
+LIVE_STATES = frozenset({"tentative", "confirmed", "paid"})
+
+# When an automatic transition's delay starts: when the booking entered its state, or
+# at the booking's end.
+AFTER_ENTERED = "entered"
+AFTER_END = "end"
+AUTO_AFTER = (AFTER_ENTERED, AFTER_END)
 
 
 class InvalidGraph(ValueError):
@@ -46,14 +58,42 @@ class IllegalTransition(Conflict):
         return self.message
 
 
+class UnknownAction(Invalid):
+    """An action name the booking's graph does not have at all (400, not 409)."""
+
+    def __init__(self, graph: Graph, action: str) -> None:
+        super().__init__(f"Unknown action '{action}'; graph '{graph.name}' has: "
+                         f"{', '.join(graph.actions)}", errors={"actions": list(graph.actions)})
+
+
+@dataclass(frozen=True)
+class Auto:
+    """When the service applies a transition by itself: ``delay`` after the booking
+    ``after`` (entered its state, or its end). ``delay`` is a duration ("5 minutes") or the
+    name of the setting holding one (``PAYMENT_TIMEOUT``)."""
+
+    after: str
+    delay: str
+
+    def duration(self, settings: Mapping = SETTINGS_DEFAULTS) -> Duration:
+        """The delay as a Duration, read from ``settings`` when it names a setting."""
+        if self.delay in SETTINGS:
+            return parse_duration(settings.get(self.delay, SETTINGS_DEFAULTS[self.delay]))
+        return parse_duration(self.delay)
+
+
 @dataclass(frozen=True)
 class Transition:
-    """Applying ``action`` in state ``source`` moves to ``target``; done by ``actor``."""
+    """Applying ``action`` in state ``source`` moves to ``target``; done by ``actor``
+    (``system``: automatically, as ``auto`` says). ``requires`` names the details the
+    action's body must give (``payment_id`` for ``pay``)."""
 
     action: str
     source: str
     target: str
     actor: str
+    auto: Auto | None = None
+    requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,6 +104,11 @@ class Graph:
     description: str
     entry_action: str
     transitions: tuple[Transition, ...]
+    # Whether live bookings may be moved (POST /bookings/{id}/reschedule), and the state a
+    # booking moved by its booker goes back to, per state (confirmed -> tentative).
+    reschedulable: bool = False
+    rescheduled_by_booker: Mapping[str, str] = dataclasses.field(
+        default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         # Accept any iterable but store a tuple so the graph stays hashable.
@@ -97,6 +142,14 @@ class Graph:
     @cached_property
     def _index(self) -> dict[tuple[str, str], Transition]:
         return {(t.source, t.action): t for t in self.transitions}
+
+    @cached_property
+    def _automatic(self) -> dict[str, Transition]:
+        return {t.source: t for t in self.transitions if t.auto is not None}
+
+    def automatic(self, state: str) -> Transition | None:
+        """The automatic transition pending in ``state``, if any (at most one)."""
+        return self._automatic.get(state)
 
     def available_actions(self, state: str) -> list[str]:
         """Actions allowed from ``state`` in definition order (empty if final/unknown)."""
@@ -141,6 +194,31 @@ def _validate(graph: Graph) -> None:
         if (t.source, t.action) in seen:
             fail(f"action {t.action!r} is defined twice from state {t.source!r}")
         seen.add((t.source, t.action))
+        if t.actor == SYSTEM and t.auto is None:
+            fail(f"{t!r}: actor {SYSTEM!r} needs `auto` (when the service applies it)")
+        if t.auto is not None:
+            if t.auto.after not in AUTO_AFTER:
+                fail(f"{t!r}: auto.after must be one of {AUTO_AFTER}")
+            if t.auto.delay in SETTINGS:
+                if not isinstance(SETTINGS_DEFAULTS[t.auto.delay], str):
+                    fail(f"{t!r}: setting {t.auto.delay!r} is not a duration")
+            try:
+                t.auto.duration()
+            except InvalidDuration as error:
+                fail(f"{t!r}: bad delay: {error}")
+            if t.source == INITIAL_STATE:
+                fail(f"{t!r}: a booking is not automatic before its entry action")
+    automatic = [t.source for t in graph.transitions if t.auto is not None]
+    if len(automatic) != len(set(automatic)):
+        fail("a state has more than one automatic transition")
+    # A due booking reads as its automatic transition's target (engine.effective_state):
+    # one step, so that target may not be automatic in turn.
+    for t in graph.transitions:
+        if t.auto is not None and t.target in automatic:
+            fail(f"{t!r} leads to a state with an automatic transition of its own")
+    for source, target in graph.rescheduled_by_booker.items():
+        if source not in graph.states or target not in graph.states:
+            fail(f"rescheduled_by_booker names unknown states {source!r} -> {target!r}")
 
     # Bookings are created by the entry action, and only by it.
     leaving = graph.available_actions(INITIAL_STATE)
@@ -163,11 +241,15 @@ def _validate(graph: Graph) -> None:
         fail(f"states {unreachable} are unreachable from {INITIAL_STATE!r}")
 
 
+# Every live booking is completed by the service AUTO_COMPLETE_AFTER after its end,
+# unless its owner completes it first.
+AUTO_COMPLETE = Auto(after=AFTER_END, delay="AUTO_COMPLETE_AFTER")
+
 # Leaving a confirmed booking is the same in every graph.
 _FROM_CONFIRMED = (
     Transition("cancel", "confirmed", "cancelled", BOOKER_OR_OWNER),
     Transition("cancel_by_customer", "confirmed", "cancelled_by_customer", BOOKER_OR_OWNER),
-    Transition("complete", "confirmed", "completed", OWNER),
+    Transition("complete", "confirmed", "completed", OWNER, auto=AUTO_COMPLETE),
 )
 
 GRAPHS: dict[str, Graph] = {
@@ -181,6 +263,7 @@ GRAPHS: dict[str, Graph] = {
                 Transition("confirm", INITIAL_STATE, "confirmed", BOOKER),
                 *_FROM_CONFIRMED,
             ),
+            reschedulable=True,
         ),
         Graph(
             name="confirm_decline",
@@ -195,9 +278,55 @@ GRAPHS: dict[str, Graph] = {
                 Transition("cancel", "tentative", "cancelled", BOOKER_OR_OWNER),
                 *_FROM_CONFIRMED,
             ),
+            reschedulable=True,
+            rescheduled_by_booker={"confirmed": "tentative"},
+        ),
+        Graph(
+            name="instant_payment",
+            description=(
+                "Bookings hold their slot while the booker pays; unpaid after "
+                "PAYMENT_TIMEOUT, they time out and free it."
+            ),
+            entry_action="create",
+            transitions=(
+                Transition("create", INITIAL_STATE, "tentative", BOOKER),
+                Transition("pay", "tentative", "paid", BOOKER_OR_OWNER,
+                           requires=("payment_id",)),
+                Transition("timeout", "tentative", "unpaid", SYSTEM,
+                           auto=Auto(after=AFTER_ENTERED, delay="PAYMENT_TIMEOUT")),
+                Transition("cancel", "paid", "cancelled", BOOKER_OR_OWNER),
+                Transition("complete", "paid", "completed", OWNER, auto=AUTO_COMPLETE),
+            ),
+            reschedulable=True,
         ),
     )
 }
+
+
+def with_delays(graph: Graph, settings: Mapping) -> Graph:
+    """``graph`` with each automatic delay written as the duration ``settings`` give it
+    ("5 minutes" for ``PAYMENT_TIMEOUT``): what the graph JSON and the drawing show."""
+    return dataclasses.replace(graph, transitions=tuple(
+        t if t.auto is None else dataclasses.replace(
+            t, auto=Auto(t.auto.after, str(t.auto.duration(settings))))
+        for t in graph.transitions))
+
+
+def graphs_with_delays(settings: Mapping) -> dict[str, Graph]:
+    """Every graph as :func:`with_delays` shows it."""
+    return {name: with_delays(graph, settings) for name, graph in GRAPHS.items()}
+
+
+def check_delays(settings: Mapping) -> None:
+    """InvalidGraph unless every delay setting the graphs name is a valid duration (run
+    when an app is built, so a typo in PAYMENT_TIMEOUT fails at start, not at noon)."""
+    for graph in GRAPHS.values():
+        for t in graph.transitions:
+            if t.auto is not None:
+                try:
+                    t.auto.duration(settings)
+                except InvalidDuration as error:
+                    raise InvalidGraph(f"setting {t.auto.delay}: {error}") from None
 
 
 def get_graph(name: str) -> Graph:

@@ -15,7 +15,7 @@ from ..ids import parse_id
 from ..moments import Moment
 from ..schemas import Int64, Text
 from .drawing import FORMATS
-from .graphs import GRAPHS, INITIAL_STATE
+from .graphs import GRAPHS, INITIAL_STATE, SYSTEM
 from .notifications import NOTIFICATIONS
 
 SEARCH_KEYS = ("state", "graph", "resource_id")
@@ -83,6 +83,21 @@ class BookingCreateSchema(ma.Schema):
 
 class ActionDetailsSchema(ma.Schema):
     message = Text(1000, allow_none=True, metadata={"description": "recorded with the transition"})
+    payment_id = fields.String(validate=validate.Length(min=1, max=255), metadata={
+        "description": "the payment's reference; required by `pay` (instant_payment), stored "
+                       "with the booking", "example": "ch_3MmlLrLkdIwHu7ix0snN0B15"})
+
+
+class RescheduleSchema(ma.Schema):
+    start = Timestamp(required=True, metadata={"example": "2026-03-02T10:00:00+01:00"})
+    end = Timestamp(required=True, metadata={"example": "2026-03-02T11:00:00+01:00"})
+    resource_id = Int64(metadata={"description": "another pet of the same owner"})
+    message = Text(1000, allow_none=True, metadata={"description": "recorded with the move"})
+
+    @ma.validates_schema
+    def check(self, data, **kwargs):
+        if data["end"] <= data["start"]:
+            raise ma.ValidationError({"end": ["Must be after start."]})
 
 
 class ActionBodySchema(ma.Schema):
@@ -187,10 +202,11 @@ class TransitionRecordSchema(ma.Schema):
     to_state = fields.String(data_key="to")
     action = fields.String()
     actor = fields.Function(
-        lambda record: record.actor.username if record.actor else None,
+        lambda record: (SYSTEM if record.actor_kind == SYSTEM
+                        else record.actor.username if record.actor else None),
         metadata={"type": "string", "nullable": True,
-                  "description": "username of who applied it (null once that account is "
-                                 "deleted)"})
+                  "description": "username of who applied it, `system` for an automatic "
+                                 "transition (null once that account is deleted)"})
     message = fields.String(allow_none=True)
     created_at = fields.DateTime()
 
@@ -205,6 +221,8 @@ class BookingSchema(ma.Schema):
     available_actions = fields.List(fields.String(), metadata={
         "description": "actions the current state allows *and the caller may apply*"})
     resource_id = Int64()
+    payment_id = fields.String(allow_none=True, metadata={
+        "description": "the reference given with `pay` (instant_payment), else null"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     attributes = Itself(AttributesSchema)
@@ -231,11 +249,30 @@ class BookingPageSchema(ma.Schema):
     data = fields.List(fields.Nested(BookingSchema), attribute="views")
 
 
+class AutoSchema(ma.Schema):
+    after = fields.String(metadata={"description": "`entered` (the state) or `end` (of the "
+                                                   "booking)"})
+    delay = fields.String(metadata={"example": "5 minutes"})
+
+
 class GraphTransitionSchema(ma.Schema):
     action = fields.String()
     from_ = fields.String(data_key="from", attribute="source")
     to = fields.String(attribute="target")
-    actor = fields.String(metadata={"description": "booker, owner or booker_or_owner"})
+    actor = fields.String(metadata={"description": "booker, owner, booker_or_owner or system"})
+    auto = fields.Nested(AutoSchema, metadata={
+        "description": "present when the service applies this transition by itself, `delay` "
+                       "after the booking entered the state or after its end"})
+    requires = fields.List(fields.String(), metadata={
+        "description": "details the action's body must give, e.g. `payment_id`"})
+
+    @ma.post_dump
+    def drop_empty(self, data, **kwargs):
+        if data.get("auto") is None:
+            data.pop("auto", None)
+        if not data.get("requires"):
+            data.pop("requires", None)
+        return data
 
 
 class NotifySchema(ma.Schema):

@@ -36,7 +36,6 @@ from jinja2 import TemplateError
 
 from ...database import db
 from ...database.models import ActionLink, Booking, Delivery, Pet, User, Webhook
-from ..booking.graphs import Transition
 from ..booking.notifications import CUSTOMER, OWNER, rules_for
 from ..booking.schemas import BookingSchema
 from . import emails, ics, links, webhooks
@@ -67,14 +66,13 @@ def matches(selection: list, value: str) -> bool:
 
 # --- writing, inside the transition's transaction ---------------------------------------------
 
-def record_transition(booking: Booking, transition: Transition, actor_id: int | None,
+def record_transition(booking: Booking, state: str, actor_id: int | None,
                       view_of: Callable) -> None:
-    """Insert the outbox rows of ``booking`` having just entered ``transition.target``.
+    """Insert the outbox rows of ``booking`` having just entered ``state``.
 
     ``view_of(owner_id, viewer_id)`` is the engine's ``BookingView``: the payload is the booking
     exactly as ``GET /v2/bookings/{id}`` shows it to each recipient.
     """
-    state = transition.target
     rules = rules_for(booking.graph, state)
     owner_id = db.session.scalar(sa.select(Pet.owner_id).where(Pet.id == booking.resource_id))
     rows: list[dict] = []

@@ -14,8 +14,9 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from ...domain.booking import GRAPHS, GraphvizError, GraphvizMissing, engine, render
+from ...domain.booking import GraphvizError, GraphvizMissing, engine, render
 from ...domain.booking import schemas as booking_schemas
+from ...domain.booking.graphs import graphs_with_delays
 from ...domain.notifications import actions as booking_actions
 from ...domain.notifications import schemas as notification_schemas
 from ...domain.tokens import READ_PETS, WRITE_PETS
@@ -57,7 +58,8 @@ class Bookings(MethodView):
         is applied at once, in the same transaction. Two live (tentative or confirmed)
         bookings of one pet never overlap: `[start, end)` windows may only touch.
         """
-        return engine.create_booking(data, booker_id=current_user_id()), 201
+        return engine.create_booking(data, booker_id=current_user_id(),
+                                     settings=current_app.config), 201
 
     @blp.login_required(READ_PETS)
     @blp.arguments(booking_schemas.BookingListQuerySchema, location="query")
@@ -151,7 +153,8 @@ class BookingAction(MethodView):
         "decline": {"message": "Sorry, the dog is at the vet that day"}})
     @blp.response(200, booking_schemas.BookingEnvelopeSchema,
                   description="the booking after the action")
-    @blp.fails_with(_400="Invalid body (it must be keyed by the action)",
+    @blp.fails_with(_400="Invalid body (it must be keyed by the action; `pay` needs "
+                         "`payment_id`), or an action the graph does not have",
                     _403="The caller may not apply this action (e.g. the booker confirming)",
                     _404="Booking not found",
                     _409="The current state does not allow this action (`errors` lists "
@@ -161,21 +164,50 @@ class BookingAction(MethodView):
         """Apply an action to a booking
 
         The body is optional and keyed by the action: `{"decline": {"message": "..."}}`;
-        the message is recorded with the transition. An action the current state does not
-        allow (including a name no graph knows) is a 409 with Timekit's message
-        `Cannot apply action 'confirm' to current state 'initialized'`.
+        the message is recorded with the transition; `pay` requires
+        `{"pay": {"payment_id": "..."}}`. An action the current state does not allow is a
+        409 with Timekit's message `Cannot apply action 'confirm' to current state
+        'initialized'`; a name the booking's graph does not have at all is a 400
+        (`Unknown action 'x'; graph 'instant' has: ...`).
         """
         if body and body["action"] != action:
             abort(400, message=f"Body must be keyed by the action '{action}'",
                   errors={body["action"]: [f"Expected key '{action}'."]})
-        return engine.apply_action(booking_id, action, current_user_id(),
-                                   (body or {}).get("message"))
+        body = body or {}
+        return engine.apply_action(booking_id, action, current_user_id(), body.get("message"),
+                                   details=body, settings=current_app.config)
+
+
+@blp.route("/<uuid:booking_id>/reschedule")
+class BookingReschedule(MethodView):
+    @blp.login_required()
+    @blp.arguments(booking_schemas.RescheduleSchema, example={
+        "start": "2026-03-02T10:00:00+01:00", "end": "2026-03-02T11:00:00+01:00",
+        "message": "The vet moved our appointment"})
+    @blp.response(200, booking_schemas.BookingEnvelopeSchema,
+                  description="the booking in its new window")
+    @blp.fails_with(_400="Invalid window, or another owner's pet",
+                    _404="Booking not found",
+                    _409="The booking is not live, its graph cannot be rescheduled, or the "
+                         "pet is already booked",
+                    _415="Body is not JSON")
+    def post(self, data, booking_id):
+        """Reschedule a booking
+
+        The booker or the pet's owner moves a live `instant`, `confirm_decline` or
+        `instant_payment` booking to a new window (and optionally another pet of the same
+        owner): same id, same state, the same overlap rule as a new booking, atomically.
+        The history records `reschedule` with the old and new windows. A confirmed
+        `confirm_decline` booking moved by its booker goes back to `tentative`.
+        """
+        return engine.reschedule_booking(booking_id, data, current_user_id(),
+                                         settings=current_app.config)
 
 
 # --- graphs ---------------------------------------------------------------------------------
 
 def graph_or_404(name: str):
-    graph = GRAPHS.get(name)
+    graph = graphs_with_delays(current_app.config).get(name)
     if graph is None:
         abort(404, message=f"No booking graph is called '{name}'")
     return graph
@@ -189,7 +221,7 @@ class Graphs(MethodView):
 
         States, actions, transitions (with who may apply them), entry action, final states.
         """
-        return {"data": list(GRAPHS.values())}
+        return {"data": list(graphs_with_delays(current_app.config).values())}
 
 
 @blp.route("/graphs/<graph>")
