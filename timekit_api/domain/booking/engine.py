@@ -295,7 +295,7 @@ def _record(booking: Booking, source: str, target: str, action: str, at: dt.date
         schedule(booking, at, settings)
         # Notifications (contract section 8): the outbox rows, in this same transaction.
         outbox.record_transition(booking, target, actor_id, view_of=(
-            lambda owner_id, viewer_id: BookingView(booking, owner_id, viewer_id)))
+            lambda owner_id, viewer_id: BookingView(booking, owner_id, viewer_id, at)))
 
 
 def settle(booking: Booking, now: dt.datetime, settings: Mapping) -> bool:

@@ -180,7 +180,8 @@ class BookingAction(MethodView):
 
 @blp.route("/<uuid:booking_id>/reschedule")
 class BookingReschedule(MethodView):
-    @blp.login_required()
+    @blp.login_required(WRITE_PETS)
+    @blp.idempotent()
     @blp.arguments(booking_schemas.RescheduleSchema, example={
         "start": "2026-03-02T10:00:00+01:00", "end": "2026-03-02T11:00:00+01:00",
         "message": "The vet moved our appointment"})
