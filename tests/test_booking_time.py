@@ -42,6 +42,7 @@ class World:
         self.booker = api.user("booker")
         self.stranger = api.user("stranger")
         self.pet = api.add_pet(self.owner)["id"]
+        api.open_for_booking(self.owner, self.pet)
         self.set_clock("2029-12-31T10:00:00Z")
 
     def headers(self, who):

@@ -23,6 +23,7 @@ from helpers import (
     base_config,
     cli_serve_command,
     free_port,
+    http_open_for_booking,
     serving_app,
     spawn,
     start_server,
@@ -49,6 +50,8 @@ def make_due(app, pets: int, per_pet: int) -> list[str]:
     owner = api.user("owner")
     api.signup("booker")
     pet_ids = [api.add_pet(owner)["id"] for _ in range(pets)]
+    for pet in pet_ids:
+        api.open_for_booking(owner, pet)
     ids = []
     with app.app_context():
         booker_id = db.session.scalar(sa.text("SELECT id FROM users WHERE username='booker'"))
@@ -159,6 +162,7 @@ def test_pay_racing_the_timeout_at_the_due_instant(shared):
     owner = api.user("owner")
     booker = api.user("booker")
     pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
     outcomes = set()
     for run in range(20):
         start = DAY + dt.timedelta(days=run)
@@ -242,6 +246,7 @@ def test_end_to_end_through_waitress_with_its_worker_thread(shared, server_datab
             headers[name] = {"Authorization": f"Bearer {token}"}
         pet = requests.post(f"{url}/pet", json={"name": "rex", "photoUrls": []},
                             headers=headers["owner"], timeout=30).json()["id"]
+        http_open_for_booking(url, headers["owner"], pet)
         body = {"graph": "instant_payment", "action": "create", "resource_id": pet,
                 "start": "2030-01-01T10:00:00Z", "end": "2030-01-01T11:00:00Z", "what": "w",
                 "customer": {"name": "n", "email": "n@example.com"}}

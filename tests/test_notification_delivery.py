@@ -22,7 +22,14 @@ import icalendar
 import pytest
 import requests
 
-from helpers import free_port, http_session, spawn, start_server, waitress_serve_command
+from helpers import (
+    OPEN_SETTINGS,
+    free_port,
+    http_session,
+    spawn,
+    start_server,
+    waitress_serve_command,
+)
 from notification_receivers import Mailbox, Receiver, attachments_of, text_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -80,6 +87,8 @@ def wait_for(condition, timeout: float = 60.0) -> None:
 def setup_people(url: str, receiver: Receiver):
     owner, booker = http_session(url, "owner"), http_session(url, "booker")
     pet = owner.post(f"{url}/pet", json={"name": "rex", "photoUrls": []}, timeout=10).json()
+    assert owner.put(f"{url}/resources/{pet['id']}", json=OPEN_SETTINGS,
+                     timeout=10).status_code == 200
     hook = owner.post(f"{url}/webhooks", json={"url": receiver.url, "secret": SECRET},
                       timeout=10)
     assert hook.status_code == 201, hook.text
@@ -177,6 +186,8 @@ def test_emails_links_and_calendar_end_to_end(server_database):
         url = live.url
         owner, booker = http_session(url, "owner"), http_session(url, "booker")
         pet = owner.post(f"{url}/pet", json={"name": "rex", "photoUrls": []}, timeout=10).json()
+        assert owner.put(f"{url}/resources/{pet['id']}", json=OPEN_SETTINGS,
+                         timeout=10).status_code == 200
         booking = create_booking(url, booker, pet["id"], 0)
         wait_for(lambda: len(mailbox.messages) == 1)
         link = re.search(r"Confirm: (\S+)", text_of(mailbox.messages[0])).group(1)

@@ -59,6 +59,7 @@ def people(napp):
     api = Api(client)
     owner, booker = api.user("owner"), api.user("booker")
     pet = api.add_pet(owner)
+    api.open_for_booking(owner, pet["id"])
     return client, owner, booker, pet["id"]
 
 
@@ -318,6 +319,7 @@ def test_emails_are_sent_and_their_links_work_once(mail_app, mailbox):
     api = Api(client)
     owner, booker = api.user("owner"), api.user("booker")
     pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
     booking = book(client, booker, pet)
     assert deliver_once(mail_app).delivered == 1
     (request,) = mailbox.messages
@@ -350,6 +352,7 @@ def test_cancellation_mails_the_other_side_only(mail_app, mailbox):
     api = Api(client)
     owner, booker = api.user("owner"), api.user("booker")
     pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
     booking = book(client, booker, pet, graph="instant")
     client.put(f"/v2/bookings/{booking['id']}/cancel", json={"cancel": {"message": "sick"}},
                headers=booker)
@@ -364,6 +367,7 @@ def test_expired_and_foreign_links_are_refused(mail_app, mailbox):
     api = Api(client)
     owner, booker = api.user("owner"), api.user("booker")
     pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
     booking = book(client, booker, pet)
     other = book(client, booker, pet, hour=15)
     deliver_once(mail_app)
@@ -398,7 +402,9 @@ def test_email_templates_can_be_overridden_from_the_instance_folder(mail_app, ma
     client = mail_app.test_client()
     api = Api(client)
     owner, booker = api.user("owner"), api.user("booker")
-    book(client, booker, api.add_pet(owner)["id"])
+    pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
+    book(client, booker, pet)
     deliver_once(mail_app)
     assert mailbox.messages[0]["Subject"] == "Custom Timekit API"
 

@@ -136,7 +136,7 @@ def reset_demo_command(yes):
         click.confirm("This deletes every user, pet, order and booking. Continue?",
                       abort=True)
     app = app_with_schema()
-    added = reset_demo_data(app.config["PASSWORD_HASH_METHOD"])
+    added = reset_demo_data(accounts.Hashing.from_config(app.config))
     click.echo(f"Database reset; demo data loaded (added {added}).")
 
 

@@ -83,7 +83,7 @@ def load_demo_data(hashing: Hashing = DEFAULT_HASHING) -> dict[str, int]:
 KEPT_BY_RESET = {CatalogVersion.__tablename__, ServiceClock.__tablename__}
 
 
-def reset_demo_data(hash_method: str = "scrypt") -> dict[str, int]:
+def reset_demo_data(hashing: Hashing = DEFAULT_HASHING) -> dict[str, int]:
     """Wipe every row (users, tokens, pets, orders, bookings...), set the service's clock
     back to real time, then load the demo data. For testing setups only (contract section
     4: ``POST /testing/reset``, ``timekit-api reset-demo``)."""
@@ -92,4 +92,4 @@ def reset_demo_data(hash_method: str = "scrypt") -> dict[str, int]:
             db.session.execute(sa.delete(table))
     db.session.commit()
     clock.reset()
-    return load_demo_data(hash_method)
+    return load_demo_data(hashing)

@@ -295,7 +295,15 @@ def _record(booking: Booking, source: str, target: str, action: str, at: dt.date
         schedule(booking, at, settings)
         # Notifications (contract section 8): the outbox rows, in this same transaction.
         outbox.record_transition(booking, target, actor_id, view_of=(
-            lambda owner_id, viewer_id: BookingView(booking, owner_id, viewer_id, at)))
+            lambda owner_id, viewer_id: _fresh_view(booking, owner_id, viewer_id, at)))
+
+
+def _fresh_view(booking: Booking, owner_id, viewer_id, at: dt.datetime) -> BookingView:
+    """The booking as a notification shows it: its history read again, since the row just
+    recorded was added beside the (possibly loaded) collection."""
+    db.session.flush()
+    db.session.expire(booking, ["transitions"])
+    return BookingView(booking, owner_id, viewer_id, at)
 
 
 def settle(booking: Booking, now: dt.datetime, settings: Mapping) -> bool:

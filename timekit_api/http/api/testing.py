@@ -9,6 +9,7 @@ from flask import current_app
 from flask.views import MethodView
 
 from ...domain import clock, testing
+from ...domain.accounts import Hashing
 from ...domain.demo import reset_demo_data
 from ..blueprint import Blueprint
 
@@ -24,7 +25,7 @@ class Reset(MethodView):
         Deletes every user, token, pet, order and booking, sets the clock back to real
         time, then loads the demo data (`timekit-api reset-demo` does the same).
         """
-        reset_demo_data(current_app.config["PASSWORD_HASH_METHOD"])
+        reset_demo_data(Hashing.from_config(current_app.config))
         return "", 204
 
 
