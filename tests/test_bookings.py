@@ -599,7 +599,9 @@ class TestGraphs:
         response = client.get("/v2/bookings/graphs")
         assert response.status_code == 200
         graphs = response.json["data"]
-        assert [g["name"] for g in graphs] == ["instant", "confirm_decline"]
+        assert [g["name"] for g in graphs] == [
+            "instant", "confirm_decline", "group_owner", "group_customer",
+            "group_customer_payment"]
         by_name = {g["name"]: g for g in graphs}
         assert by_name["instant"]["entry_action"] == "confirm"
         assert by_name["confirm_decline"]["final_states"] == FINAL["confirm_decline"]

@@ -168,7 +168,10 @@ class Booking(db.Model):
     __tablename__ = "bookings"
     # The overlap check asks for the live bookings of one pet around a window.
     __table_args__ = (sa.Index("ix_bookings_resource_state_start",
-                               "resource_id", "state", "starts_at"),)
+                               "resource_id", "state", "starts_at"),
+                      # A class's seats are counted by state on every seat request.
+                      sa.Index("ix_bookings_owner_booking_state",
+                               "owner_booking_id", "state"))
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # a UUID, as text
     graph: Mapped[str] = mapped_column(sa.String(64))
@@ -188,6 +191,16 @@ class Booking(db.Model):
     customer_timezone: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A class (group_owner): its places and the customers' cancellation deadline ("1 day").
+    max_seats: Mapped[int | None] = mapped_column(sa.Integer)
+    min_cancel_time: Mapped[str | None] = mapped_column(sa.String(32))
+    # Bumped by every seat write: the row lock that serialises a class's seats.
+    seat_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # A seat: its class. A deleted class leaves its (final) seats to their bookers.
+    owner_booking_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("bookings.id", ondelete="SET NULL"))
+    # The payment reference given with `pay` (the same column as issue 13's 0006).
+    payment_id: Mapped[str | None] = mapped_column(sa.String(255))
 
     transitions: Mapped[list[BookingTransition]] = relationship(
         order_by=BookingTransition.id, cascade="all, delete-orphan", passive_deletes=True,

@@ -30,8 +30,20 @@ from ...database import db, utcnow
 from ...database import run_in_transaction as _one_transaction
 from ...database.models import Booking, BookingTransition, Pet
 from .. import access
-from ..errors import BookingNotFound, Conflict, SlotTaken, UnknownResource
-from .graphs import GRAPHS, INITIAL_STATE, LIVE_STATES, IllegalTransition, Transition
+from ..errors import BookingNotFound, Conflict, Invalid, SlotTaken, UnknownResource
+from . import groups
+from .graphs import (
+    BOOKER,
+    CLASS,
+    CLASS_GRAPHS,
+    GRAPHS,
+    INITIAL_STATE,
+    LIVE_STATES,
+    SEAT,
+    TIME_HOLDING_GRAPHS,
+    IllegalTransition,
+    Transition,
+)
 
 SLOT_TAKEN_MESSAGE = ("The pet is already booked (tentative or confirmed) for part of this "
                       "time")
@@ -41,10 +53,24 @@ class BookingView:
     """A booking as one user sees it: its columns plus what depends on the graph and on
     who asks (``completed``, ``available_actions``). ``BookingSchema`` dumps it."""
 
-    def __init__(self, booking: Booking, owner_id: int | None, viewer_id: int | None):
+    def __init__(self, booking: Booking, owner_id: int | None, viewer_id: int | None,
+                 current_seats: int | None = None):
         self.booking = booking
         self.owner_id = owner_id
         self.roles = access.booking_roles(viewer_id, booking.booker_id, owner_id)
+        self.current_seats = current_seats  # a class's seats holding a place
+
+    @property
+    def group_booking(self) -> dict | None:
+        if GRAPHS[self.booking.graph].kind != CLASS:
+            return None
+        return {"max_seats": self.booking.max_seats, "current_seats": self.current_seats or 0}
+
+    @property
+    def related(self) -> dict | None:
+        if self.booking.owner_booking_id is None:
+            return None
+        return {"owner_booking_id": self.booking.owner_booking_id}
 
     def __getattr__(self, name):
         return getattr(self.booking, name)
@@ -76,9 +102,13 @@ class BookingPage:
 
 # --- reading ----------------------------------------------------------------------------------
 
+def _with_owner_and_seats():
+    return (sa.select(Booking, Pet.owner_id, groups.seats_taken_column())
+            .join(Pet, Pet.id == Booking.resource_id))
+
+
 def _visible(viewer_id: int):
-    return (sa.select(Booking, Pet.owner_id).join(Pet, Pet.id == Booking.resource_id)
-            .where(access.booking_visible_to(viewer_id)))
+    return _with_owner_and_seats().where(access.booking_visible_to(viewer_id))
 
 
 def get_booking(booking_id, viewer_id: int) -> BookingView:
@@ -87,18 +117,32 @@ def get_booking(booking_id, viewer_id: int) -> BookingView:
     row = db.session.execute(_visible(viewer_id).where(Booking.id == str(booking_id))).first()
     if row is None:
         raise BookingNotFound("Booking not found")
-    return BookingView(row[0], row[1], viewer_id)
+    return BookingView(*row[:2], viewer_id, row[2])
 
 
 SEARCH_COLUMNS = {"state": Booking.state, "graph": Booking.graph,
-                  "resource_id": Booking.resource_id}
+                  "resource_id": Booking.resource_id,
+                  "owner_booking_id": Booking.owner_booking_id}
 
 
 def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
                   page: int) -> BookingPage:
     """The bookings ``viewer_id`` may see, by start time, one page of them."""
     where = [SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
-    query = _visible(viewer_id).where(*where)
+    return _page(_visible(viewer_id).where(*where), viewer_id, limit, page)
+
+
+def list_classes(viewer_id: int, search: dict[str, list], limit: int,
+                 page: int) -> BookingPage:
+    """The live classes (anyone signed in sees them), by start time, each with its seats
+    counted in the same query."""
+    where = [SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
+    return _page(_with_owner_and_seats().where(Booking.graph.in_(sorted(CLASS_GRAPHS)),
+                                               Booking.state.in_(sorted(LIVE_STATES)), *where),
+                 viewer_id, limit, page)
+
+
+def _page(query, viewer_id: int, limit: int, page: int) -> BookingPage:
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
     rows = db.session.execute(query.order_by(Booking.starts_at, Booking.id)
                               .limit(limit).offset((page - 1) * limit)).all()
@@ -107,7 +151,8 @@ def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
         total=total, per_page=limit, current_page=page,
         last_page=max(1, math.ceil(total / limit)),
         first=first if rows else None, last=first + len(rows) - 1 if rows else None,
-        views=[BookingView(booking, owner_id, viewer_id) for booking, owner_id in rows])
+        views=[BookingView(booking, owner_id, viewer_id, seats)
+               for booking, owner_id, seats in rows])
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -133,6 +178,7 @@ def overlapping(booking: Booking) -> bool:
     query = sa.select(Booking.id).where(
         Booking.resource_id == booking.resource_id,
         Booking.state.in_(sorted(LIVE_STATES)),
+        Booking.graph.in_(sorted(TIME_HOLDING_GRAPHS)),  # seats do not block the pet
         Booking.starts_at < booking.ends_at,
         Booking.ends_at > booking.starts_at,
         Booking.id != booking.id,
@@ -145,7 +191,8 @@ def _apply(booking: Booking, transition: Transition, actor_id: int | None,
     """Move ``booking`` along ``transition`` and record it; SlotTaken if it would become
     live beside another live booking. The pet must be locked (``lock_resource``)."""
     assert transition.source == booking.state
-    if transition.target in LIVE_STATES and booking.state not in LIVE_STATES:
+    if (transition.target in LIVE_STATES and booking.state not in LIVE_STATES
+            and GRAPHS[booking.graph].holds_time):
         if overlapping(booking):
             raise SlotTaken(SLOT_TAKEN_MESSAGE, errors={"start": ["Overlaps another live "
                                                                   "booking."]})
@@ -155,14 +202,34 @@ def _apply(booking: Booking, transition: Transition, actor_id: int | None,
         actor_id=actor_id, message=message, created_at=now))
     booking.state = transition.target
     booking.updated_at = now
+    if transition.cascade:
+        _cascade(booking, transition.cascade, actor_id, message)
+
+
+def _cascade(course: Booking, action: str, actor_id: int | None, message: str | None) -> None:
+    """Apply ``action`` to every seat of ``course`` holding a place, each recorded in its
+    own history, under the class's lock (no seat is created meanwhile)."""
+    groups.lock_class(course.id)
+    for seat in groups.holding_seats(course.id):
+        _apply(seat, GRAPHS[seat.graph].transition(seat.state, action), actor_id, message)
 
 
 def create_booking(data: dict, booker_id: int) -> BookingView:
     """A booking from a loaded create request; with ``action`` the graph's entry action is
     applied at once, in the same transaction."""
 
+    graph = GRAPHS[data["graph"]]
+    if graph.kind == SEAT:
+        return _create_seat(data, booker_id)
+
     def work():
         lock_resource(data["resource_id"])
+        entry = graph.transition(INITIAL_STATE, graph.entry_action)
+        if entry.actor != BOOKER:  # a class: only the pet's owner creates it
+            owner_id = db.session.scalar(sa.select(Pet.owner_id)
+                                         .where(Pet.id == data["resource_id"]))
+            access.require_booking_actor(
+                entry, access.booking_roles(booker_id, booker_id, owner_id))
         customer = data["customer"]
         now = utcnow()
         booking = Booking(
@@ -172,21 +239,59 @@ def create_booking(data: dict, booker_id: int) -> BookingView:
             location=data.get("where"), description=data.get("description"),
             customer_name=customer["name"], customer_email=customer["email"],
             customer_phone=customer.get("phone"), customer_timezone=customer.get("timezone"),
-            created_at=now, updated_at=now)
+            created_at=now, updated_at=now, **_class_settings(data))
         db.session.add(booking)
-        if "action" in data:
-            _apply(booking, GRAPHS[data["graph"]].transition(INITIAL_STATE, data["action"]),
-                   booker_id)
+        # A class is entered at once: one waiting in `initialized` would hold nothing.
+        if "action" in data or graph.kind == CLASS:
+            _apply(booking, entry, booker_id)
         return booking.id
 
     booking_id = _one_transaction(work)
     return get_booking(booking_id, booker_id)
 
 
+def _class_settings(data: dict) -> dict:
+    settings = data.get("settings")
+    if settings is None:
+        return {}
+    return {"max_seats": settings["max_seats"],
+            "min_cancel_time": settings.get("min_cancel_time")}
+
+
+def _create_seat(data: dict, booker_id: int) -> BookingView:
+    """A seat in the class ``related.owner_booking_id``, entered at once (a seat waiting in
+    `initialized` would hold no place): InvalidSeat, ClassClosed or ClassFull. The class's
+    lock makes the count and the insert one step (``groups`` module docstring)."""
+    graph = GRAPHS[data["graph"]]
+
+    def work():
+        class_id = str(data["related"]["owner_booking_id"])
+        course = groups.find_class(class_id)
+        groups.require_same_as_class(data, course)
+        groups.take_place(class_id)
+        customer = data["customer"]
+        now = utcnow()
+        seat = Booking(
+            id=str(uuid.uuid4()), graph=graph.name, state=INITIAL_STATE,
+            resource_id=course.resource_id, booker_id=booker_id, owner_booking_id=class_id,
+            starts_at=course.starts_at, ends_at=course.ends_at,
+            what=data.get("what", course.what), location=data.get("where", course.location),
+            description=data.get("description", course.description),
+            customer_name=customer["name"], customer_email=customer["email"],
+            customer_phone=customer.get("phone"), customer_timezone=customer.get("timezone"),
+            created_at=now, updated_at=now)
+        db.session.add(seat)
+        _apply(seat, graph.transition(INITIAL_STATE, graph.entry_action), booker_id)
+        return seat.id
+
+    return get_booking(_one_transaction(work), booker_id)
+
+
 def apply_action(booking_id, action: str, actor_id: int,
-                 message: str | None = None) -> BookingView:
+                 message: str | None = None, payment_id: str | None = None) -> BookingView:
     """Apply ``action`` as ``actor_id``: BookingNotFound, IllegalTransition (the state does
-    not allow it), Forbidden (not this actor's action) or SlotTaken."""
+    not allow it), Forbidden (not this actor's action), Invalid (a field the action
+    requires is missing), CancelTooLate (a seat's cancel deadline) or SlotTaken."""
 
     def work():
         view = get_booking(booking_id, actor_id)
@@ -195,6 +300,14 @@ def apply_action(booking_id, action: str, actor_id: int,
         db.session.refresh(booking)  # the state may have changed before we got the lock
         transition = GRAPHS[booking.graph].transition(booking.state, action)
         access.require_booking_actor(transition, view.roles)
+        if "payment_id" in transition.requires:
+            if not payment_id:
+                raise Invalid(f"Action '{action}' needs a payment_id",
+                              errors={action: {"payment_id": ["Missing data for required "
+                                                              "field."]}})
+            booking.payment_id = payment_id
+        if transition.before_cancel_deadline:
+            groups.require_before_deadline(booking, utcnow())
         _apply(booking, transition, actor_id, message)
         return view
 
@@ -210,10 +323,13 @@ def delete_booking(booking_id, viewer_id: int) -> None:
         if not graph.is_final(view.state):
             raise Conflict(f"Only a booking in a final state can be deleted; this one is "
                            f"'{view.state}'", errors={"state": graph.ordered_final_states})
+        if graph.kind == CLASS and groups.seats_taken(view.id):
+            raise Conflict("A class whose seats still hold places cannot be deleted",
+                           errors={"current_seats": [groups.seats_taken(view.id)]})
         db.session.delete(view.booking)
 
     _one_transaction(work)
 
 
 __all__ = ["BookingPage", "BookingView", "IllegalTransition", "apply_action",
-           "create_booking", "delete_booking", "get_booking", "list_bookings"]
+           "create_booking", "delete_booking", "get_booking", "list_bookings", "list_classes"]
