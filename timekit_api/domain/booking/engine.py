@@ -309,6 +309,8 @@ def apply_action(booking_id, action: str, actor_id: int,
         if transition.before_cancel_deadline:
             groups.require_before_deadline(booking, utcnow())
         _apply(booking, transition, actor_id, message)
+        if view.current_seats is not None:  # a class: its cascade may have freed places
+            view.current_seats = groups.seats_taken(booking.id)
         return view
 
     return _one_transaction(work)
