@@ -17,7 +17,16 @@ from werkzeug.security import generate_password_hash
 from timekit_api import create_app
 from timekit_api.database import db
 from timekit_api.database.migrate import upgrade_to_head
-from timekit_api.database.models import ApiToken, Category, Order, Pet, PetTag, Tag, User
+from timekit_api.database.models import (
+    ApiToken,
+    Booking,
+    Category,
+    Order,
+    Pet,
+    PetTag,
+    Tag,
+    User,
+)
 from timekit_api.domain.pets import render_document
 from timekit_api.domain.schemas import PET_STATUSES
 from timekit_api.domain.tokens import digest
@@ -28,6 +37,11 @@ TOKEN = "bench-token-0123456789abcdefghijklmnopqrstuvwxyz"
 CATEGORIES = 10
 TAGS = 50
 CHUNK = 5000
+# Classes (group_owner) on the first pets, each with SEATS_PER_CLASS confirmed seats and room
+# for many more: the seat-creation benchmark counts seats in a class of 1,000.
+CLASSES = 20
+SEATS_PER_CLASS = 1000
+CLASS_MAX_SEATS = 10000
 
 
 def pet_fields(pet_id: int) -> dict:
@@ -87,12 +101,36 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
             conn.execute(sa.insert(Order), [
                 {"id": n, "pet_id": n % pets + 1, "quantity": 1, "status": "placed",
                  "complete": False, "owner_id": 1} for n in range(1, orders + 1)])
+            classes = add_classes(conn, min(CLASSES, pets), users)
         check_documents(pets)
         db.session.remove()
         engine.dispose()
     return {"pets": pets, "users": users, "orders": orders, "tags": TAGS,
-            "username": USERNAME, "password": PASSWORD, "token": TOKEN,
+            "username": USERNAME, "password": PASSWORD, "token": TOKEN, "classes": classes,
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def add_classes(conn, count: int, users: int) -> list[str]:
+    """``count`` classes in 2029 (before the booking benchmark's windows), one per pet from
+    pet 1, each already holding SEATS_PER_CLASS confirmed seats; returns their ids."""
+    now = dt.datetime.now(dt.UTC)
+    common = {"what": "class", "customer_name": "Bench", "customer_email": "b@example.com",
+              "created_at": now, "updated_at": now}
+    ids = []
+    for n in range(count):
+        start = dt.datetime(2029, 1, 1, 10, tzinfo=dt.UTC) + dt.timedelta(days=n)
+        window = {"resource_id": n + 1, "starts_at": start,
+                  "ends_at": start + dt.timedelta(hours=1)}
+        class_id = f"00000000-0000-4000-8000-{n:012d}"
+        ids.append(class_id)
+        conn.execute(sa.insert(Booking), [{
+            "id": class_id, "graph": "group_owner", "state": "tentative", "booker_id": 1,
+            "max_seats": CLASS_MAX_SEATS, **window, **common}])
+        conn.execute(sa.insert(Booking), [{
+            "id": f"00000000-0000-4000-9{n:03d}-{seat:012d}", "graph": "group_customer",
+            "state": "confirmed", "booker_id": seat % users + 1, "owner_booking_id": class_id,
+            **window, **common} for seat in range(SEATS_PER_CLASS)])
+    return ids
 
 
 def check_documents(pets: int) -> None:
