@@ -325,9 +325,9 @@ def delete_booking(booking_id, viewer_id: int) -> None:
         if not graph.is_final(view.state):
             raise Conflict(f"Only a booking in a final state can be deleted; this one is "
                            f"'{view.state}'", errors={"state": graph.ordered_final_states})
-        if graph.kind == CLASS and groups.seats_taken(view.id):
+        if graph.kind == CLASS and view.current_seats:
             raise Conflict("A class whose seats still hold places cannot be deleted",
-                           errors={"current_seats": [groups.seats_taken(view.id)]})
+                           errors={"current_seats": [view.current_seats]})
         db.session.delete(view.booking)
 
     _one_transaction(work)
