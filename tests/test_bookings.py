@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from helpers import LEGAL_TRANSITIONS
+from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS
 from timekit_api.database import db
 from timekit_api.domain.booking import drawing
 
@@ -608,7 +608,8 @@ class TestGraphs:
         for g in graphs:
             assert g["initial_state"] == "initialized"
             edges = {(g["name"], t["from"], t["action"]): t["to"] for t in g["transitions"]}
-            assert edges == {k: v[0] for k, v in LEGAL_TRANSITIONS.items() if k[0] == g["name"]}
+            assert edges == {k: v[0] for k, v in {**LEGAL_TRANSITIONS, **GROUP_TRANSITIONS}.items()
+                             if k[0] == g["name"]}
 
     def test_one_graph(self, client):
         response = client.get("/v2/bookings/graphs/confirm_decline")
@@ -681,7 +682,8 @@ def test_openapi_files_every_booking_operation_under_booking(client):
         ("post", "/v2/bookings"), ("get", "/v2/bookings"),
         ("get", "/v2/bookings/{booking_id}"), ("delete", "/v2/bookings/{booking_id}"),
         ("put", "/v2/bookings/{booking_id}/{action}"), ("get", "/v2/bookings/graphs"),
-        ("get", "/v2/bookings/graphs/{graph}"), ("get", "/v2/bookings/graphs/{graph}/diagram")}
+        ("get", "/v2/bookings/graphs/{graph}"), ("get", "/v2/bookings/graphs/{graph}/diagram"),
+        ("get", "/v2/bookings/groups")}
     for (_method, path), op in operations.items():
         assert op["tags"] == ["Booking"], path
         assert op["summary"], path
