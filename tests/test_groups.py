@@ -278,6 +278,13 @@ def test_paid_seat_inside_min_cancel_time_is_refused_too(world):
     assert world.act(seat["id"], "cancel_by_owner", "owner").status_code == 200
 
 
+def test_a_year_of_min_cancel_time_is_the_limit(world):
+    course = world.new_class(start=soon(2), end=soon(3),
+                             settings={"min_cancel_time": "12 months"})
+    seat = world.new_seat(course["id"])
+    assert world.act(seat["id"], "cancel_by_customer", "booker").status_code == 409
+
+
 def test_customer_cancellation_before_min_cancel_time_is_allowed(world):
     course = world.new_class(start=soon(50), end=soon(51),
                              settings={"min_cancel_time": "1 day"})
@@ -392,6 +399,9 @@ def test_the_classs_owner_lists_its_seats(world):
     ({"settings": {}}, "settings"),
     ({"settings": {"max_seats": 5, "min_cancel_time": "soon"}}, "settings"),
     ({"settings": {"max_seats": 5, "min_cancel_time": 3}}, "settings"),
+    ({"settings": {"max_seats": 5, "min_cancel_time": "9999999 months"}}, "settings"),
+    ({"settings": {"max_seats": 5, "min_cancel_time": "9999999 weeks"}}, "settings"),
+    ({"settings": {"max_seats": 5, "min_cancel_time": "367 days"}}, "settings"),
     ({"settings": {"max_seats": 5, "colour": "red"}}, "settings"),
     ({"settings": None}, "settings"),
     ({"related": {"owner_booking_id": str(uuid.uuid4())}}, "related"),

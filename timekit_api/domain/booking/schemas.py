@@ -75,11 +75,18 @@ class Duration(fields.String):
             raise ma.ValidationError(str(error)) from None
 
 
+def at_most_a_year(text: str) -> None:
+    duration = parse_duration(text)
+    if duration.months > 12 or duration.fixed > dt.timedelta(days=366):
+        raise ma.ValidationError("At most a year (12 months or 366 days).")
+
+
 class ClassSettingsSchema(ma.Schema):
     max_seats = Int32(required=True, validator=validate.Range(min=1, max=MAX_SEATS),
                       metadata={"description": "places in the class", "example": 10})
-    min_cancel_time = Duration(validate=validate.Length(max=32), metadata={
-        "description": "customers may cancel their seat until this long before the start",
+    min_cancel_time = Duration(validate=[validate.Length(max=32), at_most_a_year], metadata={
+        "description": "customers may cancel their seat until this long before the start "
+                       "(at most a year)",
         "example": "1 day"})
 
 
