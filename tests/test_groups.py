@@ -285,6 +285,15 @@ def test_a_year_of_min_cancel_time_is_the_limit(world):
     assert world.act(seat["id"], "cancel_by_customer", "booker").status_code == 409
 
 
+def test_a_deadline_before_year_one_is_long_past(world):
+    course = world.new_class(start="0001-01-02T00:00:00Z", end="0001-01-02T01:00:00Z",
+                             settings={"min_cancel_time": "12 months"})
+    seat = world.new_seat(course["id"])
+    response = world.act(seat["id"], "cancel_by_customer", "booker")
+    assert response.status_code == 409
+    assert "0001-01-01" in response.json["message"]
+
+
 def test_customer_cancellation_before_min_cancel_time_is_allowed(world):
     course = world.new_class(start=soon(50), end=soon(51),
                              settings={"min_cancel_time": "1 day"})

@@ -116,7 +116,10 @@ def cancel_deadline(starts_at: dt.datetime, min_cancel_time: str | None) -> dt.d
     if not min_cancel_time:
         return None
     before = parse_duration(min_cancel_time)
-    return Duration(months=-before.months, fixed=-before.fixed).add_to(starts_at)
+    try:
+        return Duration(months=-before.months, fixed=-before.fixed).add_to(starts_at)
+    except (ValueError, OverflowError):  # a class in year 1: the deadline is long past
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def require_before_deadline(seat: Booking, now: dt.datetime) -> None:
