@@ -49,6 +49,11 @@ AVAILABILITY_PET = 1
 AVAILABILITY_BOOKINGS = 1000
 MUTUAL_PETS = 50
 MUTUAL_BOOKINGS_PER_PET = 5
+# Classes (group_owner) on the first pets, each with SEATS_PER_CLASS confirmed seats and room
+# for many more: the seat-creation benchmark counts seats in a class of 1,000.
+CLASSES = 20
+SEATS_PER_CLASS = 1000
+CLASS_MAX_SEATS = 10000
 
 
 def pet_fields(pet_id: int) -> dict:

@@ -232,6 +232,26 @@ AUTOMATIC_TRANSITIONS = {
     ("instant_payment", "paid", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
 }
 
+# The graphs of groups and classes (contract section 6), written out the same way; kept apart
+# from LEGAL_TRANSITIONS because classes and seats are created differently
+# (tests/test_groups.py drives them).
+GROUP_TRANSITIONS = {
+    ("group_owner", "initialized", "create"): ("tentative", "owner"),
+    ("group_owner", "tentative", "complete"): ("completed", "owner"),
+    ("group_owner", "tentative", "cancel"): ("cancelled", "owner"),
+    ("group_customer", "initialized", "create"): ("confirmed", "booker"),
+    ("group_customer", "confirmed", "complete"): ("completed", "owner"),
+    ("group_customer", "confirmed", "cancel_by_customer"): ("cancelled_by_customer", "booker"),
+    ("group_customer", "confirmed", "cancel_by_owner"): ("cancelled_by_owner", "owner"),
+    ("group_customer_payment", "initialized", "create"): ("tentative", "booker"),
+    ("group_customer_payment", "tentative", "pay"): ("paid", "booker_or_owner"),
+    ("group_customer_payment", "tentative", "cancel_by_owner"): ("cancelled_by_owner", "owner"),
+    ("group_customer_payment", "paid", "complete"): ("completed", "owner"),
+    ("group_customer_payment", "paid", "cancel_by_customer"): (
+        "cancelled_by_customer", "booker"),
+    ("group_customer_payment", "paid", "cancel_by_owner"): ("cancelled_by_owner", "owner"),
+}
+
 
 # --- real servers ------------------------------------------------------------------------------
 

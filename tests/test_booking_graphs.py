@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from helpers import LEGAL_TRANSITIONS
+from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS
 from timekit_api.domain.booking import drawing
 from timekit_api.domain.booking.drawing import (
     FORMATS,
@@ -77,23 +77,26 @@ def fresh_render_cache():
 
 
 def test_graphs_registry():
-    assert list(GRAPHS) == ["instant", "confirm_decline", "instant_payment"]
+    assert list(GRAPHS) == ["instant", "confirm_decline", "instant_payment", "group_owner",
+                            "group_customer", "group_customer_payment"]
     assert get_graph("instant") is GRAPHS["instant"]
     with pytest.raises(KeyError):
         get_graph("nope")
     assert LIVE_STATES == frozenset({"tentative", "confirmed", "paid"})
 
 
-@pytest.mark.parametrize(("graph", "state", "action"), sorted(LEGAL_TRANSITIONS))
+@pytest.mark.parametrize(("graph", "state", "action"),
+                         sorted({**LEGAL_TRANSITIONS, **GROUP_TRANSITIONS}))
 def test_legal_transition(graph, state, action):
     t = get_graph(graph).transition(state, action)
     assert (t.action, t.source) == (action, state)
-    assert (t.target, t.actor) == LEGAL_TRANSITIONS[(graph, state, action)]
+    assert (t.target, t.actor) == {**LEGAL_TRANSITIONS, **GROUP_TRANSITIONS}[
+        (graph, state, action)]
 
 
 def test_legal_table_covers_every_definition():
     defined = {(g.name, t.source, t.action) for g in GRAPHS.values() for t in g.transitions}
-    assert defined == set(LEGAL_TRANSITIONS)
+    assert defined == set(LEGAL_TRANSITIONS) | set(GROUP_TRANSITIONS)
 
 
 @pytest.mark.parametrize(("graph", "state", "action"), ILLEGAL)

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from helpers import LEGAL_TRANSITIONS
+from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS
 from timekit_api.database import db
 from timekit_api.domain.booking import drawing
 
@@ -627,14 +627,17 @@ class TestGraphs:
         response = client.get("/v2/bookings/graphs")
         assert response.status_code == 200
         graphs = response.json["data"]
-        assert [g["name"] for g in graphs] == ["instant", "confirm_decline", "instant_payment"]
+        assert [g["name"] for g in graphs] == [
+            "instant", "confirm_decline", "instant_payment", "group_owner", "group_customer",
+            "group_customer_payment"]
         by_name = {g["name"]: g for g in graphs}
         assert by_name["instant"]["entry_action"] == "confirm"
         assert by_name["confirm_decline"]["final_states"] == FINAL["confirm_decline"]
         for g in graphs:
             assert g["initial_state"] == "initialized"
             edges = {(g["name"], t["from"], t["action"]): t["to"] for t in g["transitions"]}
-            assert edges == {k: v[0] for k, v in LEGAL_TRANSITIONS.items() if k[0] == g["name"]}
+            assert edges == {k: v[0] for k, v in {**LEGAL_TRANSITIONS, **GROUP_TRANSITIONS}.items()
+                             if k[0] == g["name"]}
 
     def test_one_graph(self, client):
         response = client.get("/v2/bookings/graphs/confirm_decline")
@@ -711,7 +714,8 @@ def test_openapi_files_every_booking_operation_under_booking(client):
         ("post", "/v2/bookings/{booking_id}/reschedule"),
         ("get", "/v2/bookings/graphs/{graph}"), ("get", "/v2/bookings/graphs/{graph}/diagram"),
         ("get", "/v2/bookings/{booking_id}/calendar.ics"),
-        ("get", "/v2/bookings/{booking_id}/external_action/{action}")}
+        ("get", "/v2/bookings/{booking_id}/external_action/{action}"),
+        ("get", "/v2/bookings/groups")}
     for (_method, path), op in operations.items():
         assert op["tags"] == ["Booking"], path
         assert op["summary"], path

@@ -216,7 +216,10 @@ class Booking(db.Model):
                                "resource_id", "state", "starts_at"),
                       # Lists are read in start order, per booker and per pet.
                       sa.Index("ix_bookings_booker_start", "booker_id", "starts_at", "id"),
-                      sa.Index("ix_bookings_resource_start", "resource_id", "starts_at", "id"))
+                      sa.Index("ix_bookings_resource_start", "resource_id", "starts_at", "id"),
+                      # A class's seats are counted by state on every seat request.
+                      sa.Index("ix_bookings_owner_booking_state",
+                               "owner_booking_id", "state"))
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)  # a UUID, as text
     graph: Mapped[str] = mapped_column(sa.String(64))
@@ -239,7 +242,15 @@ class Booking(db.Model):
     # The pending automatic transition: its target state and when it is due (NULL: none).
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     due_state: Mapped[str | None] = mapped_column(sa.String(64))
-    # The payment reference given with `pay` (instant_payment).
+    # A class (group_owner): its places and the customers' cancellation deadline ("1 day").
+    max_seats: Mapped[int | None] = mapped_column(sa.Integer)
+    min_cancel_time: Mapped[str | None] = mapped_column(sa.String(32))
+    # Bumped by every seat write: the row lock that serialises a class's seats.
+    seat_version: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    # A seat: its class. A deleted class leaves its (final) seats to their bookers.
+    owner_booking_id: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("bookings.id", ondelete="SET NULL"))
+    # The payment reference given with `pay` (the same column as issue 13's 0006).
     payment_id: Mapped[str | None] = mapped_column(sa.String(255))
 
     transitions: Mapped[list[BookingTransition]] = relationship(

@@ -153,3 +153,21 @@ class InvalidActionLink(Forbidden):
 
 class ActionLinkUsed(Conflict):
     """An emailed action link that has already been used once."""
+
+
+# --- groups and classes ---------------------------------------------------------------------
+
+class InvalidSeat(Invalid):
+    """A seat request that names no class, or disagrees with its class's window or pet."""
+
+
+class ClassFull(Conflict):
+    """Every place of the class is taken (seats in tentative, confirmed or paid)."""
+
+
+class ClassClosed(Conflict):
+    """The class is no longer live (completed or cancelled): it takes no more seats."""
+
+
+class CancelTooLate(Conflict):
+    """A customer's cancellation inside the class's min_cancel_time before its start."""

@@ -33,7 +33,7 @@ import dataclasses
 import datetime as dt
 import math
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm.exc import ObjectDeletedError
@@ -45,19 +45,25 @@ from ...settings import SETTINGS
 from .. import access, clock, resources
 from ..errors import BookingNotFound, Conflict, Invalid, SlotTaken, UnknownResource
 from ..notifications import outbox
+from . import groups
 from .graphs import (
     AFTER_END,
     AFTER_ENTERED,
     BOOKER,
+    CLASS,
+    CLASS_GRAPHS,
     GRAPHS,
     INITIAL_STATE,
     LIVE_STATES,
+    SEAT,
     SYSTEM,
+    TIME_HOLDING_GRAPHS,
     Graph,
     IllegalTransition,
     Transition,
     UnknownAction,
 )
+from .timing import effective_state, effective_state_in, state_at
 
 SLOT_TAKEN_MESSAGE = ("The pet is already booked (tentative, confirmed or paid) for part of "
                       "this time")
@@ -66,27 +72,6 @@ RESCHEDULE = "reschedule"
 
 
 # --- time: the one definition of a booking's state at a moment --------------------------------
-
-def effective_state(now: dt.datetime):
-    """SQL: the booking's state at ``now`` (its due automatic transition counts as done)."""
-    return sa.case((Booking.due_at <= now, Booking.due_state), else_=Booking.state)
-
-
-def effective_state_in(states: Iterable[str], now: dt.datetime):
-    """SQL: the booking's state at ``now`` is one of ``states``; written so that the
-    ``state`` column's indexes still serve (a due booking can only be in ``due_state``)."""
-    states = sorted(states)
-    return sa.or_(
-        sa.and_(Booking.state.in_(states), sa.or_(Booking.due_at.is_(None), Booking.due_at > now)),
-        sa.and_(Booking.due_at <= now, Booking.due_state.in_(states)))
-
-
-def state_at(booking: Booking, now: dt.datetime) -> str:
-    """Python's twin of :func:`effective_state`, for a loaded booking."""
-    if booking.due_at is not None and booking.due_at <= now:
-        return booking.due_state
-    return booking.state
-
 
 @dataclasses.dataclass(frozen=True)
 class PendingTransition:
@@ -107,11 +92,24 @@ class BookingView:
     who asks (``completed``, ``available_actions``). ``BookingSchema`` dumps it."""
 
     def __init__(self, booking: Booking, owner_id: int | None, viewer_id: int | None,
-                 now: dt.datetime):
+                 now: dt.datetime, current_seats: int | None = None):
         self.booking = booking
         self.owner_id = owner_id
         self.roles = access.booking_roles(viewer_id, booking.booker_id, owner_id)
         self.now = now
+        self.current_seats = current_seats  # a class's seats holding a place
+
+    @property
+    def group_booking(self) -> dict | None:
+        if GRAPHS[self.booking.graph].kind != CLASS:
+            return None
+        return {"max_seats": self.booking.max_seats, "current_seats": self.current_seats or 0}
+
+    @property
+    def related(self) -> dict | None:
+        if self.booking.owner_booking_id is None:
+            return None
+        return {"owner_booking_id": self.booking.owner_booking_id}
 
     def __getattr__(self, name):
         return getattr(self.booking, name)
@@ -165,22 +163,29 @@ class BookingPage:
 
 # --- reading ----------------------------------------------------------------------------------
 
-def _visible(viewer_id: int):
-    return (sa.select(Booking, Pet.owner_id).join(Pet, Pet.id == Booking.resource_id)
-            .where(access.booking_visible_to(viewer_id)))
+def _with_owner_and_seats(now: dt.datetime):
+    return (sa.select(Booking, Pet.owner_id, groups.seats_taken_column(now))
+            .join(Pet, Pet.id == Booking.resource_id))
+
+
+def _visible(viewer_id: int, now: dt.datetime):
+    return _with_owner_and_seats(now).where(access.booking_visible_to(viewer_id))
 
 
 def get_booking(booking_id, viewer_id: int) -> BookingView:
     """The booking as ``viewer_id`` sees it; BookingNotFound when it does not exist or
     is someone else's (contract section 3: its existence must not leak)."""
-    row = db.session.execute(_visible(viewer_id).where(Booking.id == str(booking_id))).first()
+    now = clock.now()
+    row = db.session.execute(_visible(viewer_id, now)
+                             .where(Booking.id == str(booking_id))).first()
     if row is None:
         raise BookingNotFound("Booking not found")
-    return BookingView(row[0], row[1], viewer_id, clock.now())
+    return BookingView(row[0], row[1], viewer_id, now, row[2])
 
 
 SEARCH_COLUMNS = {"state": Booking.state, "graph": Booking.graph,
-                  "resource_id": Booking.resource_id}
+                  "resource_id": Booking.resource_id,
+                  "owner_booking_id": Booking.owner_booking_id}
 
 
 def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
@@ -217,16 +222,36 @@ def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
     merged = sa.union(*(sa.select(end.c.id, end.c.starts_at) for end in ends)).subquery()
     ids = db.session.scalars(sa.select(merged.c.id).order_by(merged.c.starts_at, merged.c.id)
                              .limit(limit).offset(offset)).all()
-    found = {booking.id: (booking, owner_id) for booking, owner_id in db.session.execute(
-        sa.select(Booking, Pet.owner_id).join(Pet, Pet.id == Booking.resource_id)
-        .where(Booking.id.in_(ids))).all()} if ids else {}
+    found = {row[0].id: row for row in db.session.execute(
+        _with_owner_and_seats(now).where(Booking.id.in_(ids))).all()} if ids else {}
     rows = [found[booking_id] for booking_id in ids if booking_id in found]
     first = offset + 1
     return BookingPage(
         total=total, per_page=limit, current_page=page,
         last_page=max(1, math.ceil(total / limit)),
         first=first if rows else None, last=first + len(rows) - 1 if rows else None,
-        views=[BookingView(booking, owner_id, viewer_id, now) for booking, owner_id in rows])
+        views=[BookingView(booking, owner_id, viewer_id, now, seats)
+               for booking, owner_id, seats in rows])
+
+
+def list_classes(viewer_id: int, search: dict[str, list], limit: int,
+                 page: int) -> BookingPage:
+    """The live classes (anyone signed in sees them), by start time, each with its seats
+    counted in the same query."""
+    now = clock.now()
+    where = [SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
+    query = _with_owner_and_seats(now).where(Booking.graph.in_(sorted(CLASS_GRAPHS)),
+                                             effective_state_in(LIVE_STATES, now), *where)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    rows = db.session.execute(query.order_by(Booking.starts_at, Booking.id)
+                              .limit(limit).offset((page - 1) * limit)).all()
+    first = (page - 1) * limit + 1
+    return BookingPage(
+        total=total, per_page=limit, current_page=page,
+        last_page=max(1, math.ceil(total / limit)),
+        first=first if rows else None, last=first + len(rows) - 1 if rows else None,
+        views=[BookingView(booking, owner_id, viewer_id, now, seats)
+               for booking, owner_id, seats in rows])
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -252,6 +277,7 @@ def overlapping(booking: Booking, now: dt.datetime) -> bool:
     query = sa.select(Booking.id).where(
         Booking.resource_id == booking.resource_id,
         effective_state_in(LIVE_STATES, now),
+        Booking.graph.in_(sorted(TIME_HOLDING_GRAPHS)),  # seats do not block the pet
         Booking.starts_at < booking.ends_at,
         Booking.ends_at > booking.starts_at,
         Booking.id != booking.id,
@@ -326,10 +352,25 @@ def _apply(booking: Booking, transition: Transition, actor_id: int | None, now: 
     """Move ``booking`` along ``transition`` and record it; SlotTaken if it would become
     live beside another live booking. The pet must be locked (``lock_resource``)."""
     assert transition.source == booking.state
-    if transition.target in LIVE_STATES and booking.state not in LIVE_STATES:
+    if (transition.target in LIVE_STATES and booking.state not in LIVE_STATES
+            and GRAPHS[booking.graph].holds_time):
         _refuse_overlap(booking, now)
     _record(booking, booking.state, transition.target, transition.action, now, actor_id,
             message, settings)
+    if transition.cascade:
+        _cascade(booking, transition.cascade, actor_id, now, settings, message)
+
+
+def _cascade(course: Booking, action: str, actor_id: int | None, now: dt.datetime,
+             settings: Mapping, message: str | None) -> None:
+    """Apply ``action`` to every seat of ``course`` holding a place, each recorded in its
+    own history, under the class's lock (no seat is created meanwhile)."""
+    groups.lock_class(course.id)
+    for seat in groups.holding_seats(course.id, now):
+        settle(seat, now, settings)
+        if seat.state in groups.SEAT_HOLDING_STATES:
+            _apply(seat, GRAPHS[seat.graph].transition(seat.state, action), actor_id, now,
+                   settings, message)
 
 
 def _get_locked(booking_id, viewer_id: int) -> BookingView:
@@ -349,8 +390,18 @@ def create_booking(data: dict, booker_id: int,
     """A booking from a loaded create request; with ``action`` the graph's entry action is
     applied at once, in the same transaction."""
 
+    graph = GRAPHS[data["graph"]]
+    if graph.kind == SEAT:
+        return _create_seat(data, booker_id, settings)
+
     def work():
         lock_resource(data["resource_id"])
+        entry = graph.transition(INITIAL_STATE, graph.entry_action)
+        if entry.actor != BOOKER:  # a class: only the pet's owner creates it
+            owner_id = db.session.scalar(sa.select(Pet.owner_id)
+                                         .where(Pet.id == data["resource_id"]))
+            access.require_booking_actor(
+                entry, access.booking_roles(booker_id, booker_id, owner_id))
         customer = data["customer"]
         now = clock.now()
         check_resource_rules(data, booker_id, now)
@@ -361,11 +412,11 @@ def create_booking(data: dict, booker_id: int,
             location=data.get("where"), description=data.get("description"),
             customer_name=customer["name"], customer_email=customer["email"],
             customer_phone=customer.get("phone"), customer_timezone=customer.get("timezone"),
-            created_at=now, updated_at=now)
+            created_at=now, updated_at=now, **_class_settings(data))
         db.session.add(booking)
-        if "action" in data:
-            _apply(booking, GRAPHS[data["graph"]].transition(INITIAL_STATE, data["action"]),
-                   booker_id, now, settings)
+        # A class is entered at once: one waiting in `initialized` would hold nothing.
+        if "action" in data or graph.kind == CLASS:
+            _apply(booking, entry, booker_id, now, settings)
         return booking.id
 
     booking_id = _one_transaction(work)
@@ -477,14 +528,56 @@ def apply_action(booking_id, action: str, actor_id: int, message: str | None = N
         transition = graph.transition(booking.state, action)
         access.require_booking_actor(transition, view.roles)
         _require_details(transition, details)
+        if transition.before_cancel_deadline:
+            groups.require_before_deadline(booking, now)
         if transition.source == INITIAL_STATE and transition.target in LIVE_STATES:
             check_buffer_on_entry(booking)  # issue 15: the pet's buffer
         if "payment_id" in transition.requires:
             booking.payment_id = details["payment_id"]
         _apply(booking, transition, actor_id, now, settings, message)
+        if view.current_seats is not None:  # a class: its cascade may have freed places
+            view.current_seats = groups.seats_taken(booking.id, now)
         return view
 
     return _one_transaction(work)
+
+
+def _class_settings(data: dict) -> dict:
+    settings = data.get("settings")
+    if settings is None:
+        return {}
+    return {"max_seats": settings["max_seats"],
+            "min_cancel_time": settings.get("min_cancel_time")}
+
+
+def _create_seat(data: dict, booker_id: int, settings: Mapping) -> BookingView:
+    """A seat in the class ``related.owner_booking_id``, entered at once (a seat waiting in
+    `initialized` would hold no place): InvalidSeat, ClassClosed or ClassFull. The class's
+    lock makes the count and the insert one step (``groups`` module docstring)."""
+    graph = GRAPHS[data["graph"]]
+
+    def work():
+        class_id = str(data["related"]["owner_booking_id"])
+        course = groups.find_class(class_id)
+        groups.require_same_as_class(data, course)
+        now = clock.now()
+        groups.take_place(class_id, now)
+        customer = data["customer"]
+        seat = Booking(
+            id=str(uuid.uuid4()), graph=graph.name, state=INITIAL_STATE,
+            resource_id=course.resource_id, booker_id=booker_id, owner_booking_id=class_id,
+            starts_at=course.starts_at, ends_at=course.ends_at,
+            what=data.get("what", course.what), location=data.get("where", course.location),
+            description=data.get("description", course.description),
+            customer_name=customer["name"], customer_email=customer["email"],
+            customer_phone=customer.get("phone"), customer_timezone=customer.get("timezone"),
+            created_at=now, updated_at=now)
+        db.session.add(seat)
+        _apply(seat, graph.transition(INITIAL_STATE, graph.entry_action), booker_id, now,
+               settings)
+        return seat.id
+
+    return get_booking(_one_transaction(work), booker_id)
 
 
 def _window(start: dt.datetime, end: dt.datetime) -> str:
@@ -552,6 +645,9 @@ def delete_booking(booking_id, viewer_id: int) -> None:
         if not graph.is_final(view.state):
             raise Conflict(f"Only a booking in a final state can be deleted; this one is "
                            f"'{view.state}'", errors={"state": graph.ordered_final_states})
+        if graph.kind == CLASS and view.current_seats:
+            raise Conflict("A class whose seats still hold places cannot be deleted",
+                           errors={"current_seats": [view.current_seats]})
         db.session.delete(view.booking)
 
     _one_transaction(work)
@@ -560,4 +656,4 @@ def delete_booking(booking_id, viewer_id: int) -> None:
 __all__ = ["BookingPage", "BookingView", "IllegalTransition", "UnknownAction", "apply_action",
            "busy_intervals", "check_resource_rules", "create_booking", "delete_booking",
            "effective_state", "effective_state_in", "get_booking", "held_bookings",
-           "list_bookings", "reschedule_booking", "settle", "state_at"]
+           "list_bookings", "list_classes", "reschedule_booking", "settle", "state_at"]

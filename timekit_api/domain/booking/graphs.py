@@ -37,6 +37,16 @@ AFTER_ENTERED = "entered"
 AFTER_END = "end"
 AUTO_AFTER = (AFTER_ENTERED, AFTER_END)
 
+# What a graph's bookings are (contract section 6): an ordinary booking of the pet's time,
+# a class (holds the pet's time, has seats) or a seat in a class (does not block the pet).
+SINGLE = "single"
+CLASS = "class"
+SEAT = "seat"
+KINDS = frozenset({SINGLE, CLASS, SEAT})
+# A seat in one of these states takes a place in its class. `paid` is live once the time
+# issue's `instant_payment` lands (issue 13 adds it to LIVE_STATES; this then equals it).
+SEAT_HOLDING_STATES = LIVE_STATES | {"paid"}
+
 
 class InvalidGraph(ValueError):
     """A graph definition is inconsistent (raised when it is constructed)."""
@@ -93,7 +103,13 @@ class Transition:
     target: str
     actor: str
     auto: Auto | None = None
+    # Body fields the action needs (`pay` needs {"pay": {"payment_id": "..."}}).
     requires: tuple[str, ...] = ()
+    # A class's transition that also moves every seat holding a place, by this seat action
+    # (cancelling a class cancels its seats, each with its own history record).
+    cascade: str | None = None
+    # A seat's transition refused inside the class's `min_cancel_time` before its start.
+    before_cancel_deadline: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,12 @@ class Graph:
     reschedulable: bool = False
     rescheduled_by_booker: Mapping[str, str] = dataclasses.field(
         default_factory=dict, hash=False, compare=False)
+    kind: str = SINGLE
+
+    @property
+    def holds_time(self) -> bool:
+        """Whether a live booking of this graph blocks the pet's time (seats do not)."""
+        return self.kind != SEAT
 
     def __post_init__(self) -> None:
         # Accept any iterable but store a tuple so the graph stays hashable.
@@ -181,6 +203,8 @@ def _validate(graph: Graph) -> None:
         fail("name must not be empty")
     if not graph.transitions:
         fail("has no transitions")
+    if graph.kind not in KINDS:
+        fail(f"unknown kind {graph.kind!r} (expected one of {sorted(KINDS)})")
     seen: set[tuple[str, str]] = set()
     for t in graph.transitions:
         if not isinstance(t, Transition):
@@ -191,6 +215,10 @@ def _validate(graph: Graph) -> None:
             fail(f"{t!r} has unknown actor {t.actor!r} (expected one of {sorted(ACTORS)})")
         if t.target == INITIAL_STATE:
             fail(f"{t!r} leads back to {INITIAL_STATE!r}")
+        if t.cascade and graph.kind != CLASS:
+            fail(f"{t!r} cascades, but only a class has seats")
+        if t.before_cancel_deadline and graph.kind != SEAT:
+            fail(f"{t!r} keeps a class's cancel deadline, but only seats have one")
         if (t.source, t.action) in seen:
             fail(f"action {t.action!r} is defined twice from state {t.source!r}")
         seen.add((t.source, t.action))
@@ -299,6 +327,53 @@ GRAPHS: dict[str, Graph] = {
             ),
             reschedulable=True,
         ),
+        # --- groups and classes (contract section 6) ---------------------------------------
+        Graph(
+            name="group_owner",
+            description=(
+                "A class: the pet's owner offers max_seats places; it holds the pet's time."
+            ),
+            entry_action="create",
+            kind=CLASS,
+            transitions=(
+                Transition("create", INITIAL_STATE, "tentative", OWNER),
+                Transition("complete", "tentative", "completed", OWNER, auto=AUTO_COMPLETE),
+                Transition("cancel", "tentative", "cancelled", OWNER,
+                           cascade="cancel_by_owner"),
+            ),
+        ),
+        Graph(
+            name="group_customer",
+            description="A seat in a class, confirmed as soon as it is created.",
+            entry_action="create",
+            kind=SEAT,
+            transitions=(
+                Transition("create", INITIAL_STATE, "confirmed", BOOKER),
+                Transition("complete", "confirmed", "completed", OWNER, auto=AUTO_COMPLETE),
+                Transition("cancel_by_customer", "confirmed", "cancelled_by_customer", BOOKER,
+                           before_cancel_deadline=True),
+                Transition("cancel_by_owner", "confirmed", "cancelled_by_owner", OWNER),
+            ),
+        ),
+        Graph(
+            name="group_customer_payment",
+            description="A seat in a class, held (tentative) until it is paid.",
+            entry_action="create",
+            kind=SEAT,
+            transitions=(
+                Transition("create", INITIAL_STATE, "tentative", BOOKER),
+                Transition("pay", "tentative", "paid", BOOKER_OR_OWNER,
+                           requires=("payment_id",)),
+                Transition("timeout", "tentative", "unpaid", SYSTEM,
+                           auto=Auto(after=AFTER_ENTERED, delay="PAYMENT_TIMEOUT")),
+                # The owner may let a held place go, and cancelling the class does so.
+                Transition("cancel_by_owner", "tentative", "cancelled_by_owner", OWNER),
+                Transition("complete", "paid", "completed", OWNER, auto=AUTO_COMPLETE),
+                Transition("cancel_by_customer", "paid", "cancelled_by_customer", BOOKER,
+                           before_cancel_deadline=True),
+                Transition("cancel_by_owner", "paid", "cancelled_by_owner", OWNER),
+            ),
+        ),
     )
 }
 
@@ -327,6 +402,24 @@ def check_delays(settings: Mapping) -> None:
                     t.auto.duration(settings)
                 except InvalidDuration as error:
                     raise InvalidGraph(f"setting {t.auto.delay}: {error}") from None
+
+def _validate_cascades(graphs: dict[str, Graph]) -> None:
+    """A class's cascade must be possible from every state in which a seat holds a place."""
+    seats = [g for g in graphs.values() if g.kind == SEAT]
+    for graph in graphs.values():
+        for cascade in {t.cascade for t in graph.transitions if t.cascade}:
+            for seat in seats:
+                for state in sorted(SEAT_HOLDING_STATES & set(seat.states)):
+                    if cascade not in seat.available_actions(state):
+                        raise InvalidGraph(f"booking graph {graph.name!r} cascades "
+                                           f"{cascade!r}, which {seat.name!r} lacks from "
+                                           f"{state!r}")
+
+
+_validate_cascades(GRAPHS)
+CLASS_GRAPHS = frozenset(g.name for g in GRAPHS.values() if g.kind == CLASS)
+SEAT_GRAPHS = frozenset(g.name for g in GRAPHS.values() if g.kind == SEAT)
+TIME_HOLDING_GRAPHS = frozenset(g.name for g in GRAPHS.values() if g.holds_time)
 
 
 def get_graph(name: str) -> Graph:

@@ -6,6 +6,8 @@ needs no change in this module.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 import zoneinfo
 
 import marshmallow as ma
@@ -13,12 +15,17 @@ from marshmallow import fields, validate
 
 from ..ids import parse_id
 from ..moments import Moment
-from ..schemas import Int64, Text
+from ..schemas import Int32, Int64, Text
 from .drawing import FORMATS
-from .graphs import GRAPHS, INITIAL_STATE, SYSTEM
+from .durations import InvalidDuration, parse_duration
+from .graphs import CLASS, GRAPHS, INITIAL_STATE, SEAT, SYSTEM
 from .notifications import NOTIFICATIONS
 
-SEARCH_KEYS = ("state", "graph", "resource_id")
+SEARCH_KEYS = ("state", "graph", "resource_id", "owner_booking_id")
+GROUP_SEARCH_KEYS = ("resource_id",)
+MAX_SEATS = 10000
+# Fields a seat takes from its class (contract section 6): optional in a seat's body.
+FROM_THE_CLASS = ("resource_id", "start", "end", "what")
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 
@@ -51,6 +58,35 @@ class CustomerSchema(ma.Schema):
                              metadata={"example": "America/Los_Angeles"})
 
 
+class Duration(fields.String):
+    """Timekit's ``"<n> <unit>"``, loaded as its normal form ("1 day")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return str(parse_duration(super()._deserialize(value, attr, data, **kwargs)))
+        except InvalidDuration as error:
+            raise ma.ValidationError(str(error)) from None
+
+
+def at_most_a_year(text: str) -> None:
+    duration = parse_duration(text)
+    if duration.months > 12 or duration.fixed > dt.timedelta(days=366):
+        raise ma.ValidationError("At most a year (12 months or 366 days).")
+
+
+class ClassSettingsSchema(ma.Schema):
+    max_seats = Int32(required=True, validator=validate.Range(min=1, max=MAX_SEATS),
+                      metadata={"description": "places in the class", "example": 10})
+    min_cancel_time = Duration(validate=[validate.Length(max=32), at_most_a_year], metadata={
+        "description": "customers may cancel their seat until this long before the start "
+                       "(at most a year)",
+        "example": "1 day"})
+
+
+class RelatedSchema(ma.Schema):
+    owner_booking_id = fields.UUID(required=True, metadata={"description": "the class's id"})
+
+
 class BookingCreateSchema(ma.Schema):
     graph = fields.String(required=True, validate=validate.OneOf(list(GRAPHS)),
                           metadata={"description": "the booking graph to follow",
@@ -59,21 +95,39 @@ class BookingCreateSchema(ma.Schema):
         "description": "the graph's entry action, applied at once; without it the booking "
                        f"waits in `{INITIAL_STATE}`",
         "example": "create"})
-    resource_id = Int64(required=True, metadata={"description": "id of the pet to book"})
-    start = Timestamp(required=True, metadata={"example": "2026-03-01T10:00:00+01:00"})
-    end = Timestamp(required=True, metadata={"example": "2026-03-01T11:00:00+01:00"})
-    what = fields.String(required=True, validate=validate.Length(min=1, max=255),
-                metadata={"example": "Walk the dog"})
+    resource_id = Int64(metadata={"description": "id of the pet to book (required, except "
+                                                 "for a seat: its class's)"})
+    start = Timestamp(metadata={"description": "required, except for a seat: its class's",
+                                "example": "2026-03-01T10:00:00+01:00"})
+    end = Timestamp(metadata={"description": "required, except for a seat: its class's",
+                              "example": "2026-03-01T11:00:00+01:00"})
+    what = fields.String(validate=validate.Length(min=1, max=255),
+                         metadata={"description": "required, except for a seat: its class's",
+                                   "example": "Walk the dog"})
     where = Text(allow_none=True)
     description = Text(10000, allow_none=True)
     customer = fields.Nested(CustomerSchema, required=True)
+    settings = fields.Nested(ClassSettingsSchema, metadata={
+        "description": "a class's (graph `group_owner`), required there"})
+    related = fields.Nested(RelatedSchema, metadata={
+        "description": "a seat's class (graphs `group_customer`, `group_customer_payment`), "
+                       "required there"})
 
     @ma.validates_schema
     def check(self, data, **kwargs):
         errors = {}
-        if data["end"] <= data["start"]:
-            errors["end"] = ["Must be after start."]
         graph = GRAPHS[data["graph"]]
+        if graph.kind != SEAT:
+            for name in FROM_THE_CLASS:
+                if name not in data:
+                    errors[name] = ["Missing data for required field."]
+        for name, kind in (("settings", CLASS), ("related", SEAT)):
+            if graph.kind == kind and name not in data:
+                errors[name] = [f"Required by graph {graph.name!r}."]
+            if graph.kind != kind and name in data:
+                errors[name] = [f"Not used by graph {graph.name!r}."]
+        if "start" in data and "end" in data and data["end"] <= data["start"]:
+            errors.setdefault("end", ["Must be after start."])
         if "action" in data and data["action"] != graph.entry_action:
             errors["action"] = [f"Graph {graph.name!r} is entered with action "
                                 f"{graph.entry_action!r}."]
@@ -124,6 +178,10 @@ class SearchField(fields.String):
     """Timekit's search: ``key:value`` pairs separated by ``;``. A key given twice matches
     either value; different keys must all match."""
 
+    def __init__(self, keys: tuple[str, ...] = SEARCH_KEYS, **kwargs):
+        super().__init__(**kwargs)
+        self.keys = keys
+
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
         found: dict[str, list] = {}
@@ -131,9 +189,9 @@ class SearchField(fields.String):
             key, colon, term = (s.strip() for s in pair.partition(":"))
             if not colon or not term:
                 raise ma.ValidationError(f"{pair!r} is not key:value.")
-            if key not in SEARCH_KEYS:
+            if key not in self.keys:
                 raise ma.ValidationError(
-                    f"Unknown search key {key!r}; expected one of {', '.join(SEARCH_KEYS)}.")
+                    f"Unknown search key {key!r}; expected one of {', '.join(self.keys)}.")
             if key == "state" and term not in all_states():
                 raise ma.ValidationError(f"No booking graph has a state {term!r}.")
             if key == "graph" and term not in GRAPHS:
@@ -143,6 +201,12 @@ class SearchField(fields.String):
                 if pet_id is None:
                     raise ma.ValidationError(f"resource_id {term!r} is not a pet id.")
                 term = pet_id
+            if key == "owner_booking_id":
+                try:
+                    term = str(uuid.UUID(term))
+                except ValueError:
+                    raise ma.ValidationError(f"owner_booking_id {term!r} is not a booking "
+                                             "id.") from None
             found.setdefault(key, []).append(term)
         return found
 
@@ -156,6 +220,12 @@ class BookingListQuerySchema(ma.Schema):
                            load_default=DEFAULT_PER_PAGE,
                            metadata={"description": "bookings per page"})
     page = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), load_default=1)
+
+
+class GroupListQuerySchema(BookingListQuerySchema):
+    search = SearchField(GROUP_SEARCH_KEYS, validate=validate.Length(max=2000), metadata={
+        "description": "`resource_id:<pet id>` (given twice: either pet)",
+        "example": "resource_id:1"})
 
 
 class DiagramQuerySchema(ma.Schema):
@@ -186,8 +256,26 @@ class EventInfoSchema(ma.Schema):
     description = fields.String(allow_none=True)
 
 
+class GroupBookingSchema(ma.Schema):
+    max_seats = fields.Integer()
+    current_seats = fields.Integer(metadata={
+        "description": "seats holding a place (tentative, confirmed or paid)"})
+
+
 class AttributesSchema(ma.Schema):
     event_info = Itself(EventInfoSchema)
+    group_booking = fields.Nested(GroupBookingSchema, metadata={
+        "description": "a class's places (graph `group_owner` only)"})
+
+    @ma.post_dump
+    def only_for_classes(self, data, **kwargs):
+        if data.get("group_booking") is None:
+            data.pop("group_booking", None)
+        return data
+
+
+class RelatedOutSchema(ma.Schema):
+    owner_booking_id = fields.UUID(metadata={"description": "the seat's class"})
 
 
 class CustomerOutSchema(ma.Schema):
@@ -229,6 +317,16 @@ class BookingSchema(ma.Schema):
     customers = ItselfInAList(CustomerOutSchema, many=True)
     transitions = fields.List(fields.Nested(TransitionRecordSchema),
                               metadata={"description": "every applied action, oldest first"})
+    related = fields.Nested(RelatedOutSchema, metadata={
+        "description": "a seat's class (seat graphs only)"})
+    payment_id = fields.String(metadata={"description": "given with `pay` (once paid)"})
+
+    @ma.post_dump
+    def only_when_set(self, data, **kwargs):
+        for name in ("related", "payment_id"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
 
 
 class BookingEnvelopeSchema(ma.Schema):
@@ -253,6 +351,20 @@ class AutoSchema(ma.Schema):
     after = fields.String(metadata={"description": "`entered` (the state) or `end` (of the "
                                                    "booking)"})
     delay = fields.String(metadata={"example": "5 minutes"})
+
+
+class ClassSchema(BookingSchema):
+    """A class as anyone signed in sees it in the list of classes: no customer details, no
+    history (they are its owner's)."""
+
+    class Meta:
+        exclude = ("customers", "transitions")
+
+
+class GroupPageSchema(BookingPageSchema):
+    """The live classes, in Timekit's list shape (dumps a ``BookingPage``)."""
+
+    data = fields.List(fields.Nested(ClassSchema), attribute="views")
 
 
 class GraphTransitionSchema(ma.Schema):

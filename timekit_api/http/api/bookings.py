@@ -35,6 +35,15 @@ def page_url(page: int, limit: int) -> str:
     return f"{request.script_root}{request.path}?{urlencode(params)}"
 
 
+def with_links(result, page: int, limit: int):
+    """The page with links to its neighbours."""
+    if page < result.last_page:
+        result.next_page_url = page_url(page + 1, limit)
+    if page > 1:
+        result.prev_page_url = page_url(min(page - 1, result.last_page), limit)
+    return result
+
+
 # --- bookings -------------------------------------------------------------------------------
 
 @blp.route("")
@@ -47,8 +56,12 @@ class Bookings(MethodView):
         "what": "Walk the dog", "where": "Central Park",
         "customer": {"name": "Marty McFly", "email": "marty@timekit.io"}})
     @blp.response(201, booking_schemas.BookingEnvelopeSchema, description="the booking")
-    @blp.fails_with(_400="Invalid booking, unknown graph or unknown pet (`resource_id`)",
-                    _409="The pet is already booked for part of this time",
+    @blp.fails_with(_400="Invalid booking, unknown graph or unknown pet (`resource_id`), "
+                         "or a seat whose `related.owner_booking_id` is not a class or whose "
+                         "`start`, `end` or `resource_id` differ from its class's",
+                    _403="Only the pet's owner may create a class (`group_owner`)",
+                    _409="The pet is already booked for part of this time, or the class is "
+                         "full or no longer live",
                     _415="Body is not JSON")
     def post(self, data):
         """Create a booking
@@ -57,6 +70,13 @@ class Bookings(MethodView):
         the graph's entry action (`PUT /bookings/{id}/{action}`); with the entry action it
         is applied at once, in the same transaction. Two live (tentative or confirmed)
         bookings of one pet never overlap: `[start, end)` windows may only touch.
+
+        Groups: a class (`group_owner`, the pet's owner only, with `settings.max_seats`)
+        holds the pet's time like any live booking; a seat (`group_customer`,
+        `group_customer_payment`, with `related.owner_booking_id`) takes the class's pet and
+        time and does not block the pet. Seats holding a place (tentative, confirmed, paid)
+        never exceed `max_seats` (409 "The class is full"). Classes and seats are entered
+        with their entry action at once, whether or not `action` is given.
         """
         return engine.create_booking(data, booker_id=current_user_id(),
                                      settings=current_app.config), 201
@@ -74,11 +94,26 @@ class Bookings(MethodView):
         """
         limit, page = args["limit"], args["page"]
         result = engine.list_bookings(current_user_id(), args.get("search", {}), limit, page)
-        if page < result.last_page:
-            result.next_page_url = page_url(page + 1, limit)
-        if page > 1:
-            result.prev_page_url = page_url(min(page - 1, result.last_page), limit)
-        return result
+        return with_links(result, page, limit)
+
+
+@blp.route("/groups")
+class Groups(MethodView):
+    @blp.login_required(READ_PETS)
+    @blp.arguments(booking_schemas.GroupListQuerySchema, location="query")
+    @blp.response(200, booking_schemas.GroupPageSchema, description="one page of classes")
+    @blp.fails_with(_400="Invalid search, limit or page")
+    def get(self, args):
+        """List the live classes
+
+        Every live class (graph `group_owner`, state `tentative`) of every pet, by start
+        time, for anyone signed in, with `attributes.group_booking: {max_seats,
+        current_seats}`; `search=resource_id:<pet id>` keeps one pet's. Customer details and
+        histories are left out: they are the class's owner's.
+        """
+        limit, page = args["limit"], args["page"]
+        result = engine.list_classes(current_user_id(), args.get("search", {}), limit, page)
+        return with_links(result, page, limit)
 
 
 @blp.route("/<uuid:booking_id>")
@@ -158,7 +193,8 @@ class BookingAction(MethodView):
                     _403="The caller may not apply this action (e.g. the booker confirming)",
                     _404="Booking not found",
                     _409="The current state does not allow this action (`errors` lists "
-                         "the actions it allows), or the pet is already booked",
+                         "the actions it allows), the pet is already booked, or a seat's "
+                         "`cancel_by_customer` comes inside its class's `min_cancel_time`",
                     _415="Body is not JSON")
     def put(self, body, booking_id, action):
         """Apply an action to a booking
