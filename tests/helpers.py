@@ -230,6 +230,10 @@ AUTOMATIC_TRANSITIONS = {
     ("confirm_decline", "confirmed", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
     ("instant_payment", "tentative", "timeout"): ("entered", "PAYMENT_TIMEOUT"),
     ("instant_payment", "paid", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
+    ("group_owner", "tentative", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
+    ("group_customer", "confirmed", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
+    ("group_customer_payment", "tentative", "timeout"): ("entered", "PAYMENT_TIMEOUT"),
+    ("group_customer_payment", "paid", "complete"): ("end", "AUTO_COMPLETE_AFTER"),
 }
 
 # The graphs of groups and classes (contract section 6), written out the same way; kept apart
@@ -245,6 +249,7 @@ GROUP_TRANSITIONS = {
     ("group_customer", "confirmed", "cancel_by_owner"): ("cancelled_by_owner", "owner"),
     ("group_customer_payment", "initialized", "create"): ("tentative", "booker"),
     ("group_customer_payment", "tentative", "pay"): ("paid", "booker_or_owner"),
+    ("group_customer_payment", "tentative", "timeout"): ("unpaid", "system"),
     ("group_customer_payment", "tentative", "cancel_by_owner"): ("cancelled_by_owner", "owner"),
     ("group_customer_payment", "paid", "complete"): ("completed", "owner"),
     ("group_customer_payment", "paid", "cancel_by_customer"): (

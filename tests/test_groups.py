@@ -25,6 +25,7 @@ class Groups:
         self.client = client
         self.people = {name: api.user(name) for name in ("owner", "booker", "other", "stranger")}
         self.pet = api.add_pet(self.people["owner"])["id"]
+        api.open_for_booking(self.people["owner"], self.pet)
         self.days = 0
 
     def post(self, body, who):
@@ -92,7 +93,8 @@ def who_may(actor):
 
 # --- every transition, by the right actor and by the wrong ones ---------------------------------
 
-HUMAN = sorted(key for key in GROUP_TRANSITIONS if key[1] != "initialized")
+HUMAN = sorted(key for key, (_, actor) in GROUP_TRANSITIONS.items()
+               if key[1] != "initialized" and actor != "system")
 
 
 @pytest.mark.parametrize(("graph", "state", "action"), HUMAN)
@@ -285,13 +287,14 @@ def test_a_year_of_min_cancel_time_is_the_limit(world):
     assert world.act(seat["id"], "cancel_by_customer", "booker").status_code == 409
 
 
-def test_a_deadline_before_year_one_is_long_past(world):
+def test_a_class_long_past_takes_no_seats(world):
+    """A class whose end is long past has completed by itself (AUTO_COMPLETE_AFTER), even
+    with a cancel deadline before year one: no seat, and no 500."""
     course = world.new_class(start="0001-01-02T00:00:00Z", end="0001-01-02T01:00:00Z",
                              settings={"min_cancel_time": "12 months"})
-    seat = world.new_seat(course["id"])
-    response = world.act(seat["id"], "cancel_by_customer", "booker")
+    response = world.post(world.seat_body(course["id"], "group_customer"), "booker")
     assert response.status_code == 409
-    assert "0001-01-01" in response.json["message"]
+    assert "completed" in response.json["message"]
 
 
 def test_customer_cancellation_before_min_cancel_time_is_allowed(world):
@@ -420,7 +423,7 @@ def test_bad_class_is_400_naming_the_field(world, change, field):
     body = {**world.class_body(), **change}
     response = world.post(body, "owner")
     assert response.status_code == 400, response.json
-    assert field in response.json["errors"]
+    assert any(key.split(".")[0].split("[")[0] == field for key in response.json["errors"])
 
 
 def test_class_without_settings_is_400(world):
@@ -428,14 +431,14 @@ def test_class_without_settings_is_400(world):
     del body["settings"]
     response = world.post(body, "owner")
     assert response.status_code == 400
-    assert "settings" in response.json["errors"]
+    assert any(key.split(".")[0] == "settings" for key in response.json["errors"])
 
 
 def test_settings_on_another_graph_is_400(world):
     response = world.post({**world.class_body(), "graph": "instant", "action": "confirm"},
                           "owner")
     assert response.status_code == 400
-    assert "settings" in response.json["errors"]
+    assert any(key.split(".")[0] == "settings" for key in response.json["errors"])
 
 
 def test_max_seats_bounds_are_accepted(world):
@@ -464,10 +467,12 @@ def test_bad_seat_is_400_naming_the_field(world):
         body = {**world.seat_body(course["id"]), **change}
         response = world.post(body, "booker")
         assert response.status_code == 400, (change, response.json)
-        assert field in response.json["errors"], (change, response.json)
+        assert any(key.split(".")[0].split("[")[0] == field
+                   for key in response.json["errors"]), (change, response.json)
     body = world.seat_body(course["id"])
     del body["related"]
     response = world.post(body, "booker")
-    assert response.status_code == 400 and "related" in response.json["errors"]
+    assert response.status_code == 400
+    assert any(key.split(".")[0] == "related" for key in response.json["errors"])
     # The same start written in another offset is the same moment.
     world.new_seat(course["id"], start="2030-01-01T11:00:00+01:00")

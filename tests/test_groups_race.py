@@ -16,7 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from helpers import bearer, free_port, http_token, start_server, waitress_serve_command
+from helpers import (
+    bearer,
+    free_port,
+    http_open_for_booking,
+    http_token,
+    start_server,
+    waitress_serve_command,
+)
 
 SEATS, RACERS = 10, 30
 CUSTOMER = {"name": "M", "email": "m@example.com"}
@@ -46,6 +53,7 @@ class Club:
                             headers=self.owner, timeout=30)
         assert pet.status_code == 200, pet.text
         self.pet = pet.json()["id"]
+        http_open_for_booking(url, self.owner, self.pet)
 
     def new_class(self, url: str, trial: int) -> str:
         start = dt.datetime(2031, 1, 1, 9, tzinfo=dt.UTC) + dt.timedelta(hours=2 * trial)
