@@ -140,6 +140,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
                 rows, history = booking_rows(bookings, due, pets, users)
                 conn.execute(sa.insert(Booking), rows)
                 conn.execute(sa.insert(BookingTransition), history)
+            classes = add_classes(conn, min(CLASSES, pets), users)
         check_documents(pets)
         db.session.remove()
         engine.dispose()
@@ -147,6 +148,7 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
             "username": USERNAME, "password": PASSWORD, "token": TOKEN, "api_key": API_KEY,
             "availability_pet": AVAILABILITY_PET,
             "mutual_pets": list(range(2, 2 + min(MUTUAL_PETS, pets - 1))),
+            "classes": classes,
             "seconds": round(time.perf_counter() - started, 2)}
 
 
@@ -172,6 +174,29 @@ def availability_bookings(pets: int) -> list[dict]:
             day = base.replace(hour=0) + dt.timedelta(days=rng.randrange(1, 7))
             rows.append(row(pet_id, day + dt.timedelta(minutes=30 * rng.randrange(16)), 30))
     return rows
+
+
+def add_classes(conn, count: int, users: int) -> list[str]:
+    """``count`` classes in 2029 (before the booking benchmark's windows), one per pet from
+    pet 1, each already holding SEATS_PER_CLASS confirmed seats; returns their ids."""
+    now = dt.datetime.now(dt.UTC)
+    common = {"what": "class", "customer_name": "Bench", "customer_email": "b@example.com",
+              "created_at": now, "updated_at": now}
+    ids = []
+    for n in range(count):
+        start = dt.datetime(2029, 1, 1, 10, tzinfo=dt.UTC) + dt.timedelta(days=n)
+        window = {"resource_id": n + 1, "starts_at": start,
+                  "ends_at": start + dt.timedelta(hours=1)}
+        class_id = f"00000000-0000-4000-a000-{n:012d}"  # apart from booking_rows's ids
+        ids.append(class_id)
+        conn.execute(sa.insert(Booking), [{
+            "id": class_id, "graph": "group_owner", "state": "tentative", "booker_id": 1,
+            "max_seats": CLASS_MAX_SEATS, **window, **common}])
+        conn.execute(sa.insert(Booking), [{
+            "id": f"00000000-0000-4000-9{n:03d}-{seat:012d}", "graph": "group_customer",
+            "state": "confirmed", "booker_id": seat % users + 1, "owner_booking_id": class_id,
+            **window, **common} for seat in range(SEATS_PER_CLASS)])
+    return ids
 
 
 def check_documents(pets: int) -> None:
