@@ -241,3 +241,18 @@ class OAuthTokenResponseSchema(ma.Schema):
 # the official definition does (a map, so generated clients return a plain dict).
 INVENTORY = {"type": "object", "additionalProperties": {"type": "integer", "format": "int32"},
              "example": {"available": 7, "pending": 2, "sold": 1}}
+
+
+class ListPageSchema(ma.Schema):
+    """Timekit's list shape, defined once: subclasses add ``data``. Dumps an object with
+    ``total``, ``per_page``, ``current_page``, ``last_page``, ``first``, ``last`` and the
+    page links."""
+
+    total = fields.Integer()
+    per_page = fields.Integer()
+    current_page = fields.Integer()
+    last_page = fields.Integer()
+    next_page_url = fields.String(allow_none=True)
+    prev_page_url = fields.String(allow_none=True)
+    from_ = fields.Integer(data_key="from", attribute="first", allow_none=True)
+    to = fields.Integer(attribute="last", allow_none=True)

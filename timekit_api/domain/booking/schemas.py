@@ -15,7 +15,7 @@ from marshmallow import fields, validate
 
 from ..ids import parse_id
 from ..moments import Moment
-from ..schemas import Int32, Int64, Text
+from ..schemas import Int32, Int64, ListPageSchema, Text
 from .drawing import FORMATS
 from .durations import InvalidDuration, parse_duration
 from .graphs import CLASS, GRAPHS, INITIAL_STATE, SEAT, SYSTEM
@@ -333,17 +333,9 @@ class BookingEnvelopeSchema(ma.Schema):
     data = Itself(BookingSchema)
 
 
-class BookingPageSchema(ma.Schema):
+class BookingPageSchema(ListPageSchema):
     """Timekit's list shape; dumps a ``BookingPage``."""
 
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    last_page = fields.Integer()
-    next_page_url = fields.String(allow_none=True)
-    prev_page_url = fields.String(allow_none=True)
-    from_ = fields.Integer(data_key="from", attribute="first", allow_none=True)
-    to = fields.Integer(attribute="last", allow_none=True)
     data = fields.List(fields.Nested(BookingSchema), attribute="views")
 
 

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from ..booking.graphs import GRAPHS
 from ..booking.schemas import DEFAULT_PER_PAGE, MAX_PER_PAGE, Itself, all_states
+from ..schemas import ListPageSchema
 from .urlguard import MAX_URL_LENGTH
 
 ANY = "*"
@@ -96,17 +97,9 @@ class DeliveryListQuerySchema(ma.Schema):
     page = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1), load_default=1)
 
 
-class DeliveryPageSchema(ma.Schema):
+class DeliveryPageSchema(ListPageSchema):
     """Timekit's list shape, newest first."""
 
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    last_page = fields.Integer()
-    next_page_url = fields.String(allow_none=True)
-    prev_page_url = fields.String(allow_none=True)
-    from_ = fields.Integer(data_key="from", attribute="first", allow_none=True)
-    to = fields.Integer(attribute="last", allow_none=True)
     data = fields.List(fields.Nested(DeliverySchema), attribute="items")
 
 
