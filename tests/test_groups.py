@@ -13,6 +13,7 @@ import uuid
 import pytest
 
 from helpers import GROUP_TRANSITIONS
+from timekit_api.domain import clock
 
 START, END = "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"
 CUSTOMER = {"name": "Marty", "email": "marty@example.com"}
@@ -476,3 +477,21 @@ def test_bad_seat_is_400_naming_the_field(world):
     assert any(key.split(".")[0] == "related" for key in response.json["errors"])
     # The same start written in another offset is the same moment.
     world.new_seat(course["id"], start="2030-01-01T11:00:00+01:00")
+
+
+def test_a_timed_out_seat_frees_its_place_at_once(app, world):
+    """No worker runs here: the unpaid seat's timeout is due, so the class counts it out and
+    the next customer gets the place (contract section 6, "right without a worker")."""
+    course = world.new_class(max_seats=1)
+    held = world.new_seat(course["id"], graph="group_customer_payment")
+    assert held["state"] == "tentative"
+    refused = world.post(world.seat_body(course["id"]), "other")
+    assert refused.status_code == 409 and refused.json["message"] == "The class is full"
+    with app.app_context():
+        clock.set_now(clock.now() + dt.timedelta(minutes=6))  # PAYMENT_TIMEOUT is 5 minutes
+    assert world.get(held["id"], "booker").json["data"]["state"] == "unpaid"
+    taken = world.post(world.seat_body(course["id"]), "other")
+    assert taken.status_code == 201, taken.json
+    listed = world.client.get("/v2/bookings/groups", headers=world.people["stranger"]).json
+    assert [c["attributes"]["group_booking"] for c in listed["data"]] == [
+        {"max_seats": 1, "current_seats": 1}]
