@@ -102,6 +102,9 @@ class PetUploadSchema(ma.Schema):
                                                "description": "file to upload"})
 
 
+MAX_QUERY_VALUES = 100
+
+
 class CommaSeparatedList(fields.List):
     """A repeated query parameter whose values may also be comma-separated: union of both."""
 
@@ -109,6 +112,9 @@ class CommaSeparatedList(fields.List):
         values = value if isinstance(value, list) else [value]
         if not all(isinstance(v, str) for v in values):
             raise ma.ValidationError("Not a valid list of strings.")
+        # The document's maxItems counts the parameter's values as sent, empty ones included.
+        if len(values) > MAX_QUERY_VALUES:
+            raise ma.ValidationError(f"At most {MAX_QUERY_VALUES} values.")
         items = [part.strip() for v in values for part in v.split(",") if part.strip()]
         if not items:
             raise ma.ValidationError("At least one value is required.")
