@@ -21,6 +21,7 @@ from notification_receivers import Mailbox, Receiver, attachments_of, text_of
 from timekit_api.database import db
 from timekit_api.database.models import Delivery, Webhook
 from timekit_api.delivery import deliver_once
+from timekit_api.domain.booking import automation
 from timekit_api.domain.notifications import actions, links
 
 SECRET = "s" * 32
@@ -432,6 +433,94 @@ def test_the_link_secret_is_generated_once_and_stored(napp):
         actions._generated.clear()
         assert actions.link_secret("") == first and len(first) >= 48
         assert actions.link_secret("configured") == "configured"
+
+
+@pytest.fixture
+def clocked_mail_app(tmp_path, mailbox):
+    # Tokens outlive the clock's moves (their expiry follows the service clock).
+    app = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=mailbox.port,
+                   MAIL_FROM="bookings@example.com", TESTING_ENDPOINTS=True,
+                   TOKEN_TTL_SECONDS=5 * 365 * 24 * 3600)
+    yield app
+    drop_schema(app)
+
+
+def test_every_graph_notifies_by_its_rules(clocked_mail_app, mailbox):
+    """Payment graphs confirm on `paid` and tell the customer of a timeout; a class's
+    cancellation reaches every seat's customer as a class cancellation, a seat cancelled
+    alone as a cancellation, and a customer leaving a class tells the owner."""
+    mail_app = clocked_mail_app
+    client = mail_app.test_client()
+    api = Api(client)
+    owner, booker = api.user("owner"), api.user("booker")
+    pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
+    assert client.put("/v2/testing/clock", json={"now": "2026-12-31T10:00:00Z"}
+                      ).status_code == 200
+
+    def sent():
+        while deliver_once(mail_app).claimed:
+            pass
+        messages = [(m["To"], m["Subject"]) for m in mailbox.messages]
+        mailbox.messages.clear()
+        return messages
+
+    def customer(name):
+        return {"name": name, "email": f"{name}@example.com"}
+
+    paid = book(client, booker, pet, graph="instant_payment", hour=9, action="create",
+                customer=customer("payer"))
+    assert sent() == []  # tentative: the booker is paying, nobody is mailed
+    response = client.put(f"/v2/bookings/{paid['id']}/pay",
+                          json={"pay": {"payment_id": "pi_1"}}, headers=booker)
+    assert response.status_code == 200, response.json
+    book(client, booker, pet, graph="instant_payment", hour=11, action="create",
+         customer=customer("late"))
+    assert sent() == [("payer@example.com", "Confirmed: Walk the dog")]
+    assert client.put("/v2/testing/clock", json={"advance": "6 minutes"}).status_code == 200
+    with mail_app.app_context():
+        assert automation.run_due(settings=mail_app.config) == 1
+    assert sent() == [("late@example.com", "Not paid in time: Walk the dog")]
+
+    course = client.post("/v2/bookings", headers=owner, json={
+        "graph": "group_owner", "action": "create", "resource_id": pet,
+        "start": "2027-01-02T10:00:00Z", "end": "2027-01-02T11:00:00Z", "what": "Agility",
+        "customer": customer("owner"), "settings": {"max_seats": 5}}).json["data"]
+    seats = {}
+    for name in ("ann", "bob", "cid", "dan"):
+        response = client.post("/v2/bookings", headers=booker, json={
+            "graph": "group_customer", "related": {"owner_booking_id": course["id"]},
+            "customer": customer(name)})
+        assert response.status_code == 201, response.json
+        seats[name] = response.json["data"]["id"]
+    assert sorted(sent()) == [(f"{n}@example.com", "Confirmed: Agility")
+                              for n in ("ann", "bob", "cid", "dan")]
+    assert client.put(f"/v2/bookings/{seats['dan']}/cancel_by_owner",
+                      headers=owner).status_code == 200
+    assert client.put(f"/v2/bookings/{seats['cid']}/cancel_by_customer",
+                      headers=booker).status_code == 200
+    assert sent() == [("dan@example.com", "Cancelled: Agility"),
+                      ("owner@example.com", "Cancelled: Agility")]
+    assert client.put(f"/v2/bookings/{course['id']}/cancel", headers=owner).status_code == 200
+    while deliver_once(mail_app).claimed:
+        pass
+    cancelled = {m["To"]: m for m in mailbox.messages}
+    assert set(cancelled) == {"ann@example.com", "bob@example.com"}
+    for message in cancelled.values():
+        assert message["Subject"] == "Class cancelled: Agility"
+        (event,) = icalendar.Calendar.from_ical(
+            attachments_of(message)["booking.ics"]).walk("VEVENT")
+        assert str(event["status"]) == "CANCELLED"
+
+
+def test_graph_json_names_the_class_cancellation_email(people):
+    client = people[0]
+    rules = client.get("/v2/bookings/graphs/group_customer").json["data"]["notifications"]
+    assert {"on": "cancelled_by_owner", "email": ["customer"],
+            "email_template": "booking_cancelled", "webhook": True, "not_to_actor": True,
+            "class_cancelled_template": "class_cancelled_customer"} in rules
+    graphs = client.get("/v2/bookings/graphs").json["data"]
+    assert all(graph["notifications"] for graph in graphs)
 
 
 # --- end to end through waitress ---------------------------------------------------------------

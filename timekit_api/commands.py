@@ -13,7 +13,7 @@ from flask_migrate.cli import db as migrations_group
 
 from .database.migrate import upgrade_to_head
 from .delivery import run as run_delivery
-from .domain import accounts
+from .domain import accounts, clock, housekeeping
 from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data, reset_demo_data
 from .domain.errors import DomainError
 from .http.logs import configure_default_logging
@@ -125,6 +125,19 @@ def worker_command():
     run_until_signalled(app)
 
 
+@click.command("purge")
+@with_appcontext
+def purge_command():
+    """Delete expired tokens, action links and idempotency records, and delivered
+    notifications past DELIVERY_RETENTION_DAYS (what the worker does every
+    WORKER_PURGE_INTERVAL_SECONDS): for a cron job where no worker runs."""
+    app = app_with_schema()
+    purged = housekeeping.purge(clock.now(), app.config)
+    click.echo(f"Purged {purged.tokens} token(s), {purged.action_links} action link(s), "
+               f"{purged.idempotency_records} idempotency record(s), "
+               f"{purged.deliveries} notification(s).")
+
+
 @click.command("reset-demo")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
 @with_appcontext
@@ -148,7 +161,7 @@ def settings_command():
 
 # migrations_group: `db upgrade`, ...
 COMMANDS = (init_db_command, load_demo_command, create_user_command, serve_command,
-            deliver_command, worker_command, reset_demo_command, settings_command,
+            deliver_command, worker_command, purge_command, reset_demo_command, settings_command,
             migrations_group)
 
 

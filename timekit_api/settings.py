@@ -95,6 +95,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                              "`timekit-api serve` and `wsgi.py`"),
     "WORKER_POLL_SECONDS": (1.0, "how often the worker looks for due work"),
     "WORKER_BATCH_SIZE": (500, "due bookings the worker claims per round"),
+    "WORKER_PURGE_INTERVAL_SECONDS": (3600, "how often the worker deletes expired tokens, "
+                                            "action links and idempotency records, and old "
+                                            "delivered notifications"),
+    "DELIVERY_RETENTION_DAYS": (30, "how long delivered (or skipped) notifications stay in "
+                                    "the delivery log"),
     "TESTING_ENDPOINTS": (False, "enable `POST /testing/reset` and `GET`/`PUT /testing/clock` "
                                  "(never on a production service: they wipe data and move time)"),
 }

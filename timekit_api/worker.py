@@ -1,4 +1,5 @@
-"""The worker: records due automatic transitions (and, later, delivers notifications).
+"""The worker: records due automatic transitions, delivers notifications, and purges what
+expired (``domain/housekeeping.py``) every ``WORKER_PURGE_INTERVAL_SECONDS``.
 
 Runs as a thread of ``timekit-api serve`` and ``wsgi.py`` (``WORKER_ENABLED``) or as its
 own process, ``timekit-api worker``. Any number of workers may share one database: the
@@ -13,13 +14,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from .database import db
 from .delivery import deliver_once
-from .domain import clock
+from .domain import clock, housekeeping
 from .domain.booking.automation import run_due
 
 logger = logging.getLogger("timekit_api.worker")
@@ -33,6 +35,8 @@ class Worker:
         self.app = app
         self.poll_seconds = float(app.config["WORKER_POLL_SECONDS"])
         self.batch_size = int(app.config["WORKER_BATCH_SIZE"])
+        self.purge_interval = float(app.config["WORKER_PURGE_INTERVAL_SECONDS"])
+        self.next_purge = time.monotonic()  # at the first round, then every interval
         self.stopping = threading.Event()
 
     def run_once(self) -> int:
@@ -55,7 +59,21 @@ class Worker:
         counts = deliver_once(self.app)
         if counts.claimed:
             logger.info("notifications: %s", counts)
+        if time.monotonic() >= self.next_purge:
+            self.purge()
         return total
+
+    def purge(self) -> housekeeping.Purged:
+        """Delete what expired; the next purge is one interval later."""
+        self.next_purge = time.monotonic() + self.purge_interval
+        with self.app.app_context():
+            try:
+                purged = housekeeping.purge(clock.now(), self.app.config)
+            finally:
+                db.session.remove()
+        if purged.total:
+            logger.info("purged %s", purged)
+        return purged
 
     def run(self) -> None:
         """Loop until stopped; database errors are logged and retried with a backoff."""

@@ -308,7 +308,7 @@ def schedule(booking: Booking, entered_at: dt.datetime, settings: Mapping) -> No
 
 def _record(booking: Booking, source: str, target: str, action: str, at: dt.datetime,
             actor_id: int | None, message: str | None, settings: Mapping,
-            actor_kind: str | None = None) -> None:
+            actor_kind: str | None = None, cascaded: bool = False) -> None:
     """Move ``booking`` to ``target`` and write the history row (added directly, so the
     booking's history need not be loaded)."""
     db.session.add(BookingTransition(
@@ -321,7 +321,8 @@ def _record(booking: Booking, source: str, target: str, action: str, at: dt.date
         schedule(booking, at, settings)
         # Notifications (contract section 8): the outbox rows, in this same transaction.
         outbox.record_transition(booking, target, actor_id, view_of=(
-            lambda owner_id, viewer_id: _fresh_view(booking, owner_id, viewer_id, at)))
+            lambda owner_id, viewer_id: _fresh_view(booking, owner_id, viewer_id, at)),
+            cascaded=cascaded)
 
 
 def _fresh_view(booking: Booking, owner_id, viewer_id, at: dt.datetime) -> BookingView:
@@ -348,15 +349,16 @@ def settle(booking: Booking, now: dt.datetime, settings: Mapping) -> bool:
 
 
 def _apply(booking: Booking, transition: Transition, actor_id: int | None, now: dt.datetime,
-           settings: Mapping, message: str | None = None) -> None:
+           settings: Mapping, message: str | None = None, cascaded: bool = False) -> None:
     """Move ``booking`` along ``transition`` and record it; SlotTaken if it would become
-    live beside another live booking. The pet must be locked (``lock_resource``)."""
+    live beside another live booking. The pet must be locked (``lock_resource``).
+    ``cascaded``: applied to a seat by its class's transition."""
     assert transition.source == booking.state
     if (transition.target in LIVE_STATES and booking.state not in LIVE_STATES
             and GRAPHS[booking.graph].holds_time):
         _refuse_overlap(booking, now)
     _record(booking, booking.state, transition.target, transition.action, now, actor_id,
-            message, settings)
+            message, settings, cascaded=cascaded)
     if transition.cascade:
         _cascade(booking, transition.cascade, actor_id, now, settings, message)
 
@@ -370,7 +372,7 @@ def _cascade(course: Booking, action: str, actor_id: int | None, now: dt.datetim
         settle(seat, now, settings)
         if seat.state in groups.SEAT_HOLDING_STATES:
             _apply(seat, GRAPHS[seat.graph].transition(seat.state, action), actor_id, now,
-                   settings, message)
+                   settings, message, cascaded=True)
 
 
 def _get_locked(booking_id, viewer_id: int) -> BookingView:

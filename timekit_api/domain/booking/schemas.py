@@ -383,9 +383,19 @@ class NotifySchema(ma.Schema):
     on = fields.String(metadata={"description": "the state whose entry notifies"})
     email = fields.List(fields.String(), metadata={"description": "owner and/or customer"})
     email_template = fields.String(attribute="template", allow_none=True)
+    class_cancelled_template = fields.String(attribute="cascaded_template", allow_none=True,
+                                             metadata={"description": (
+                                                 "the email instead, when the booking's class "
+                                                 "was cancelled")})
     webhook = fields.Boolean(metadata={"description": "whether subscribed webhooks fire"})
     not_to_actor = fields.Boolean(metadata={
         "description": "the side that applied the action is not emailed"})
+
+    @ma.post_dump
+    def _only_when_set(self, data, **kwargs):
+        if data.get("class_cancelled_template") is None:
+            data.pop("class_cancelled_template", None)
+        return data
 
 
 class NotificationsOfGraph(fields.List):

@@ -67,8 +67,9 @@ def matches(selection: list, value: str) -> bool:
 # --- writing, inside the transition's transaction ---------------------------------------------
 
 def record_transition(booking: Booking, state: str, actor_id: int | None,
-                      view_of: Callable) -> None:
-    """Insert the outbox rows of ``booking`` having just entered ``state``.
+                      view_of: Callable, cascaded: bool = False) -> None:
+    """Insert the outbox rows of ``booking`` having just entered ``state`` (``cascaded``:
+    because its class was cancelled).
 
     ``view_of(owner_id, viewer_id)`` is the engine's ``BookingView``: the payload is the booking
     exactly as ``GET /v2/bookings/{id}`` shows it to each recipient.
@@ -107,7 +108,7 @@ def record_transition(booking: Booking, state: str, actor_id: int | None,
             if rule.not_to_actor and actor_id is not None and user_id == actor_id:
                 continue
             rows.append({**base, "channel": EMAIL, "webhook_id": None, "user_id": user_id,
-                         "recipient": side, "template": rule.template,
+                         "recipient": side, "template": rule.template_for(cascaded),
                          "payload": payload(user_id)})
     if rows:
         db.session.execute(sa.insert(_deliveries).values(rows))  # one statement
