@@ -42,6 +42,8 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("operations", nargs="+")
     parser.add_argument("--pets", type=int, default=10000)
+    parser.add_argument("--bookings", type=int, default=0,
+                        help="bookings in the data set (list_bookings reads them)")
     parser.add_argument("--seconds", type=float, default=3.0, help="per operation")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
@@ -53,8 +55,11 @@ def main() -> None:
 
     tmp = tempfile.mkdtemp(prefix="timekit-profile-")
     url = f"sqlite:///{tmp}/profile.sqlite3"
-    ds = dataset.build(url, args.pets, users=10, orders=min(10000, 10 * args.pets))
+    ds = dataset.build(url, args.pets, users=10, orders=min(10000, 10 * args.pets),
+                       bookings=args.bookings)
     os.environ["TIMEKIT_DATABASE_URL"] = url
+    os.environ["TIMEKIT_WORKER_ENABLED"] = "0"  # as run.py serves it: no thread beside
+    os.environ["TIMEKIT_ACCESS_LOG"] = "0"
     import service
 
     app = service.app

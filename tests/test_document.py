@@ -24,6 +24,20 @@ def test_document_is_valid_openapi(client):
     assert document["openapi"].startswith("3.")
 
 
+@pytest.mark.parametrize("path", ["/v2/openapi.json", "/v2/swagger.json"])
+def test_every_operation_documents_429_and_503_with_retry_after(client, path):
+    document = client.get(path).json
+    operations = [(method, route, operation) for route, item in document["paths"].items()
+                  for method, operation in item.items()
+                  if method in ("get", "put", "post", "delete", "patch")]
+    assert len(operations) > 40
+    for method, route, operation in operations:
+        for code in ("429", "503"):
+            response = operation["responses"].get(code)
+            assert response is not None, f"{method} {route} does not document {code}"
+            assert "Retry-After" in response["headers"], f"{method} {route} {code}"
+
+
 @pytest.fixture
 def violations(app):
     found: list[str] = []

@@ -25,7 +25,7 @@ class Blueprint(SmorestBlueprint):
     def __init__(self, name: str, import_name: str, *, tag: str, **kwargs):
         super().__init__(name, import_name, description=tag, **kwargs)
         self.tag = tag
-        self._prepare_doc_cbks.append(_document_idempotency)
+        self._prepare_doc_cbks.extend((_document_idempotency, _document_service_errors))
 
     def route(self, rule, *, parameters=None, tags=None, **options):
         return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
@@ -121,6 +121,33 @@ def _document_idempotency(doc, doc_info, **kwargs):
         elif description not in existing.get("description", ""):
             existing["description"] = f"{existing.get('description', '')}; or: {description}"
     return doc
+RETRY_AFTER_DOC = {"description": "Seconds to wait before trying again",
+                   "schema": {"type": "integer"}}
+# What any operation may answer whatever its input (contract sections 2 and 3).
+SERVICE_ERRORS = {
+    429: "Too many requests from this caller (rate limit, or repeated failed sign-ins); "
+         "retry after `Retry-After` seconds",
+    503: "The service cannot answer now: the database is unavailable or its schema is "
+         "behind (run `timekit-api db upgrade`), or every password-hashing slot is busy; "
+         "retry after `Retry-After` seconds",
+}
+
+
+def _document_service_errors(doc, doc_info, **kwargs):
+    """A flask-smorest doc callback: the 429 and 503 every operation may answer, each with
+    ``Retry-After`` (an operation that documents its own keeps its description)."""
+    responses = doc.setdefault("responses", {})
+    for code, description in SERVICE_ERRORS.items():
+        existing = responses.get(code) or responses.get(str(code))
+        if existing is None:
+            responses[code] = {"description": description,
+                               "content": {"application/json": {"schema": errors.ErrorSchema}},
+                               "headers": {"Retry-After": RETRY_AFTER_DOC}}
+        elif isinstance(existing, dict):
+            existing.setdefault("headers", {}).setdefault("Retry-After", RETRY_AFTER_DOC)
+    return doc
+
+
 def default_operation_id(method: str, endpoint: str) -> str:
     """``get`` + ``BookingById`` -> ``getBookingById``; ``get`` + ``image`` -> ``getImage``."""
     words = [word for word in endpoint.replace("-", "_").split("_") if word]
