@@ -179,6 +179,14 @@ class TestCreate:
         assert response.json["code"] == 400 and response.json["type"] == "error"
         assert field in response.json["errors"]
 
+    def test_a_time_without_offset_says_one_is_required(self, client, world):
+        response = client.post("/v2/bookings", headers=world.booker, json=booking_body(
+            world.pet, start="2030-01-01T10:00:00", end="2030-01-01T11:00:00"))
+        assert response.status_code == 400
+        for field in ("start", "end"):
+            assert response.json["errors"][field] == [
+                "A timezone offset is required (for example 2030-01-01T10:00:00Z or +01:00)."]
+
     @pytest.mark.parametrize("field", ["graph", "resource_id", "start", "end", "what",
                                        "customer"])
     def test_required_fields(self, client, world, field):

@@ -171,6 +171,27 @@ def test_content_negotiation_follows_quality_values(client, alice, accept, expec
         assert "Accept" in response.headers["Vary"]
 
 
+def test_the_openapi_document_offers_xml_where_the_petstore_speaks_it(client):
+    paths = client.get("/v2/openapi.json").json["paths"]
+    add_pet = paths["/v2/pet"]["post"]
+    assert set(add_pet["responses"]["200"]["content"]) == {"application/json",
+                                                          "application/xml"}
+    for code in ("200", "404"):
+        assert set(paths["/v2/pet/{petId}"]["get"]["responses"][code]["content"]) == {
+            "application/json", "application/xml"}
+    assert set(paths["/v2/user/login"]["get"]["responses"]["200"]["content"]) >= {
+        "application/xml"}
+    # A form stays a form, and Timekit's own operations stay JSON.
+    assert set(paths["/v2/pet/{petId}"]["post"]["requestBody"]["content"]) == {
+        "application/x-www-form-urlencoded"}
+    assert set(paths["/v2/bookings"]["post"]["requestBody"]["content"]) == {
+        "application/json"}
+    swagger = client.get("/v2/swagger.json").json["paths"]
+    assert swagger["/pet/{petId}"]["get"]["produces"] == ["application/json",
+                                                          "application/xml"]
+    assert swagger["/pet"]["post"]["consumes"] == ["application/json", "application/xml"]
+
+
 def test_errors_follow_the_xml_choice(client, alice):
     response = client.get("/v2/pet/404", headers={"Accept": "application/xml"})
     assert response.status_code == 404

@@ -30,8 +30,14 @@ def in_range(moment: dt.datetime) -> dt.datetime:
     return utc
 
 
+OFFSET_REQUIRED = "A timezone offset is required (for example 2030-01-01T10:00:00Z or +01:00)."
+
+
 class Moment(fields.AwareDateTime):
-    """An RFC 3339 date-time inside the service's range, converted to UTC."""
+    """An RFC 3339 date-time inside the service's range, converted to UTC. Without
+    ``default_timezone`` a value without an offset is refused, saying so."""
+
+    default_error_messages = {"invalid_awareness": OFFSET_REQUIRED}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("format", "iso")

@@ -11,7 +11,7 @@ from flask_smorest import Api as SmorestApi
 from flask_smorest import Blueprint as SmorestBlueprint
 
 from ..domain.tokens import PERMISSIONS
-from . import auth, errors, idempotency
+from . import auth, errors, idempotency, xml
 from .parser import Parser
 
 
@@ -26,6 +26,8 @@ class Blueprint(SmorestBlueprint):
         super().__init__(name, import_name, description=tag, **kwargs)
         self.tag = tag
         self._prepare_doc_cbks.extend((_document_idempotency, _document_service_errors))
+        if name in xml.OBJECT_ROOTS:  # the Petstore's blueprints speak XML too
+            self._prepare_doc_cbks.append(_document_xml)
 
     def route(self, rule, *, parameters=None, tags=None, **options):
         return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
@@ -145,6 +147,18 @@ def _document_service_errors(doc, doc_info, **kwargs):
                                "headers": {"Retry-After": RETRY_AFTER_DOC}}
         elif isinstance(existing, dict):
             existing.setdefault("headers", {}).setdefault("Retry-After", RETRY_AFTER_DOC)
+    return doc
+
+
+def _document_xml(doc, doc_info, **kwargs):
+    """A flask-smorest doc callback: a Petstore operation answers XML too (``http/xml.py``),
+    with the same schema. Request bodies accept XML as well, but say so only in the
+    Swagger 2.0 document (``consumes``): generators such as openapi-generator's Python
+    client refuse an XML request body in OpenAPI 3 with a warning for every operation."""
+    for body in doc.get("responses", {}).values():
+        content = body.get("content") if isinstance(body, dict) else None
+        if content and "application/json" in content:
+            content.setdefault(xml.XML_MIMETYPE, copy.deepcopy(content["application/json"]))
     return doc
 
 

@@ -130,7 +130,7 @@ def _operation(operation: dict, path_parameters: list, openapi: dict, tag: str |
         out["consumes"] = consumes
     produces = sorted({ct for response in operation.get("responses", {}).values()
                        for ct in (response.get("content") or {})}) or [JSON]
-    if tag and JSON in produces:
+    if tag and JSON in produces and XML not in produces:
         produces.append(XML)
     out["produces"] = produces
     if parameters:
