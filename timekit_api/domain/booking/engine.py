@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import uuid
 from collections.abc import Mapping
@@ -188,42 +189,69 @@ SEARCH_COLUMNS = {"state": Booking.state, "graph": Booking.graph,
                   "owner_booking_id": Booking.owner_booking_id}
 
 
+@dataclasses.dataclass(frozen=True)
+class _ListStatements:
+    counts: sa.Select  # (made by the viewer, of the viewer's pets)
+    both: sa.Select  # made by the viewer and of the viewer's pets
+    page_ids: sa.Select
+    rows: sa.Select
+
+
+@functools.lru_cache(maxsize=32)
+def _list_statements(search_keys: tuple[str, ...]) -> _ListStatements:
+    """The bookings list's statements for one set of search keys, built once per process
+    with bound parameters (``viewer``, ``now``, ``end``, ``limit``, ``offset``, ``ids`` and
+    ``search_<key>``): building SQLAlchemy expressions per request cost more than running
+    them (benchmarks/PROFILE.md, "bookings list")."""
+    now = sa.bindparam("now", type_=Booking.due_at.type)
+    where = [effective_state_in(sa.bindparam("search_state", expanding=True), now)
+             if key == "state"
+             else SEARCH_COLUMNS[key].in_(sa.bindparam(f"search_{key}", expanding=True))
+             for key in search_keys]
+    by_booker, by_owner = access.booking_visibility(sa.bindparam("viewer"))
+    # Each visibility rule read through its own index; the counts are index-only.
+    mine = sa.select(sa.func.count()).select_from(Booking).where(by_booker, *where)
+    theirs = (sa.select(sa.func.count()).select_from(Booking)
+              .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
+    branches = (sa.select(Booking.id, Booking.starts_at).where(by_booker, *where),
+                sa.select(Booking.id, Booking.starts_at)
+                .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
+    ends = [branch.order_by(Booking.starts_at, Booking.id).limit(sa.bindparam("end"))
+            .subquery() for branch in branches]
+    merged = sa.union(*(sa.select(end.c.id, end.c.starts_at) for end in ends)).subquery()
+    return _ListStatements(
+        counts=sa.select(mine.scalar_subquery(), theirs.scalar_subquery()),
+        both=theirs.where(by_booker),
+        page_ids=(sa.select(merged.c.id).order_by(merged.c.starts_at, merged.c.id)
+                  .limit(sa.bindparam("limit")).offset(sa.bindparam("offset"))),
+        rows=_with_owner_and_seats(now).where(
+            Booking.id.in_(sa.bindparam("ids", expanding=True))))
+
+
 def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
                   page: int) -> BookingPage:
     """The bookings ``viewer_id`` may see, by start time, one page of them.
 
-    A constant number of queries whatever the page holds: the count, the page's ids, the
+    A constant number of queries whatever the page holds: the counts, the page's ids, the
     page's bookings, their histories (one ``selectin`` query). Visibility is an OR of two
     rules (the booker, the pet's owner), which no single index serves, so each rule is its
     own branch of a UNION, read in start order through its own index
     (``ix_bookings_booker_start``, ``ix_bookings_resource_start``) and cut at the page's
-    end before the branches are merged (benchmarks/PROFILE.md, "bookings list").
+    end before the branches are merged; the total is booker's + owner's - both, where a
+    UNION would sort every visible row to drop duplicates (benchmarks/PROFILE.md).
     """
     now = clock.now()
-    where = [effective_state_in(values, now) if key == "state"
-             else SEARCH_COLUMNS[key].in_(values) for key, values in search.items()]
-    by_booker, by_owner = access.booking_visibility(viewer_id)
-    branches = (sa.select(Booking.id, Booking.starts_at).where(by_booker, *where),
-                sa.select(Booking.id, Booking.starts_at)
-                .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
-    # Counted as booker's + owner's - both (bookings of one's own pets): index-only
-    # counts, where a UNION would sort every visible row to drop duplicates.
-    mine, theirs = db.session.execute(sa.select(*(
-        sa.select(sa.func.count()).select_from(query.subquery()).scalar_subquery()
-        for query in branches))).one()
-    both = 0
-    if mine and theirs:
-        both = db.session.scalar(sa.select(sa.func.count()).select_from(
-            branches[1].where(by_booker).subquery()))
-    total = mine + theirs - both
+    statements = _list_statements(tuple(sorted(search)))
     offset = (page - 1) * limit
-    ends = [branch.order_by(Booking.starts_at, Booking.id).limit(offset + limit).subquery()
-            for branch in branches]
-    merged = sa.union(*(sa.select(end.c.id, end.c.starts_at) for end in ends)).subquery()
-    ids = db.session.scalars(sa.select(merged.c.id).order_by(merged.c.starts_at, merged.c.id)
-                             .limit(limit).offset(offset)).all()
+    params = {"viewer": viewer_id, "now": now, "end": offset + limit, "limit": limit,
+              "offset": offset,
+              **{f"search_{key}": sorted(values) for key, values in search.items()}}
+    mine, theirs = db.session.execute(statements.counts, params).one()
+    both = db.session.scalar(statements.both, params) if mine and theirs else 0
+    total = mine + theirs - both
+    ids = db.session.scalars(statements.page_ids, params).all()
     found = {row[0].id: row for row in db.session.execute(
-        _with_owner_and_seats(now).where(Booking.id.in_(ids))).all()} if ids else {}
+        statements.rows, {**params, "ids": ids}).all()} if ids else {}
     rows = [found[booking_id] for booking_id in ids if booking_id in found]
     first = offset + 1
     return BookingPage(

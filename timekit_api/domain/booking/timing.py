@@ -19,8 +19,10 @@ def effective_state(now: dt.datetime, entity=Booking):
 
 def effective_state_in(states: Iterable[str], now: dt.datetime, entity=Booking):
     """SQL: the booking's state at ``now`` is one of ``states``; written so that the
-    ``state`` column's indexes still serve (a due booking can only be in ``due_state``)."""
-    states = sorted(states)
+    ``state`` column's indexes still serve (a due booking can only be in ``due_state``).
+    ``states`` may be an expanding bound parameter (a statement built once)."""
+    if not isinstance(states, sa.BindParameter):
+        states = sorted(states)
     return sa.or_(
         sa.and_(entity.state.in_(states), sa.or_(entity.due_at.is_(None), entity.due_at > now)),
         sa.and_(entity.due_at <= now, entity.due_state.in_(states)))
