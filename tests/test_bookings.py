@@ -6,6 +6,7 @@ change in a definition or in the routes shows up as a failure.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import uuid
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS
 from timekit_api.database import db
+from timekit_api.database.models import Booking, Pet, User
 from timekit_api.domain.booking import drawing
 
 START, END = "2030-01-01T10:00:00Z", "2030-01-01T11:00:00Z"
@@ -507,6 +509,52 @@ def test_deleted_booker_leaves_the_booking_to_the_owner(world, client, api):
     data = world.get(booking["id"], "owner").json["data"]
     assert data["transitions"][0]["actor"] is None
     assert data["available_actions"] == ["cancel", "cancel_by_customer", "complete"]
+
+
+def listed_ids(client, headers):
+    return [b["id"] for b in client.get("/v2/bookings", headers=headers).json["data"]]
+
+
+def test_the_pets_owner_is_the_databases_copy_whatever_path_writes(world, client, app):
+    """Lists find "bookings of my pets" through bookings.owner_id, which database triggers
+    keep: a pet changing owner by hand-written SQL, its owner's account deleted (the
+    foreign key's SET NULL), a booking moved to another pet, a bulk Core insert."""
+    booking = world.booking_in("instant", "confirmed")
+    stranger_id = client.get("/v2/user/stranger", headers=world.stranger).json["id"]
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE pets SET owner_id = :u WHERE id = :p"),
+                           {"u": stranger_id, "p": world.pet})
+        db.session.commit()
+    assert listed_ids(client, world.stranger) == [booking["id"]]
+    assert listed_ids(client, world.owner) == []
+    assert world.get(booking["id"], "owner").status_code == 404
+    assert world.get(booking["id"], "stranger").json["data"]["available_actions"] == [
+        "cancel", "cancel_by_customer", "complete"]  # the owner's
+    assert client.delete("/v2/user/stranger", headers=world.stranger).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(sa.select(Booking.owner_id)) is None
+        pet = db.session.get(Pet, world.pet)
+        pet.owner_id = db.session.scalar(sa.select(User.id).where(User.username == "owner"))
+        db.session.commit()  # through the ORM this time
+        db.session.execute(sa.insert(Booking), [{
+            "id": "00000000-0000-4000-a000-00000000b001", "graph": "instant",
+            "state": "confirmed", "resource_id": world.pet, "booker_id": None,
+            "starts_at": dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
+            "ends_at": dt.datetime(2031, 1, 1, 1, tzinfo=dt.UTC), "what": "Bulk",
+            "customer_name": "B", "customer_email": "b@example.com"}])
+        db.session.commit()
+    assert listed_ids(client, world.owner) == [booking["id"],
+                                               "00000000-0000-4000-a000-00000000b001"]
+    # Moved to another pet (of the same owner): the copy follows the booking.
+    other = world.another_pet()
+    moved = client.post(f"/v2/bookings/{booking['id']}/reschedule", headers=world.owner,
+                        json={"start": START, "end": END, "resource_id": other})
+    assert moved.status_code == 200, moved.json
+    with app.app_context():
+        assert db.session.scalar(sa.select(Booking.resource_id).where(
+            Booking.id == booking["id"])) == other
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Booking).where(
+            Booking.owner_id.is_(None))) == 0
 
 
 # --- list -------------------------------------------------------------------------------------

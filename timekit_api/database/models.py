@@ -217,8 +217,9 @@ class Booking(db.Model):
                       # Lists are read in start order, per booker and per pet.
                       sa.Index("ix_bookings_booker_start", "booker_id", "starts_at", "id"),
                       # "Made by them and of their pets" is counted from this index alone.
-                      sa.Index("ix_bookings_booker_resource", "booker_id", "resource_id"),
+                      sa.Index("ix_bookings_booker_owner", "booker_id", "owner_id"),
                       sa.Index("ix_bookings_resource_start", "resource_id", "starts_at", "id"),
+                      sa.Index("ix_bookings_owner_start", "owner_id", "starts_at", "id"),
                       # A class's seats are counted by state on every seat request.
                       sa.Index("ix_bookings_owner_booking_state",
                                "owner_booking_id", "state"))
@@ -230,6 +231,11 @@ class Booking(db.Model):
     # Who made the booking; a deleted account leaves the booking to the pet's owner.
     booker_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("users.id", ondelete="SET NULL"))
+    # The booked pet's owner, copied and kept by database triggers (``triggers.py``): never
+    # written by the application, read by the lists' visibility rule through its index.
+    owner_id: Mapped[int | None] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        server_default=sa.FetchedValue(), server_onupdate=sa.FetchedValue())
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     what: Mapped[str] = mapped_column(sa.String(255))
@@ -386,3 +392,4 @@ class ServiceClock(db.Model):
 
 
 triggers.install(Pet.__table__)
+triggers.install_booking_owner(Booking.__table__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ..database.models import Booking, Pet
+from ..database.models import Booking
 from .booking.graphs import ACTORS, BOOKER, BOOKER_OR_OWNER, OWNER, SYSTEM, Transition
 from .errors import Forbidden, NotFound
 
@@ -37,14 +37,13 @@ def require_owner(kind: str, user_id: int, owner_ids: int | None | tuple[int | N
 
 def booking_visibility(user_id: int) -> tuple:
     """SQL: the two ways a booking is visible to ``user_id``, (made by them, of their pets);
-    a list reads each through its own index (``engine.list_bookings``). The second needs
-    ``Pet`` joined on the booking's resource."""
-    return Booking.booker_id == user_id, Pet.owner_id == user_id
+    a list reads each through its own index (``engine.list_bookings``). The pet's owner is
+    the booking's copy of it (``bookings.owner_id``, kept by database triggers)."""
+    return Booking.booker_id == user_id, Booking.owner_id == user_id
 
 
 def booking_visible_to(user_id: int):
-    """SQL: bookings that ``user_id`` made or that concern their pets. The query must join
-    ``Pet`` on the booking's resource."""
+    """SQL: bookings that ``user_id`` made or that concern their pets."""
     return sa.or_(*booking_visibility(user_id))
 
 

@@ -209,13 +209,12 @@ def _list_statements(search_keys: tuple[str, ...]) -> _ListStatements:
              else SEARCH_COLUMNS[key].in_(sa.bindparam(f"search_{key}", expanding=True))
              for key in search_keys]
     by_booker, by_owner = access.booking_visibility(sa.bindparam("viewer"))
-    # Each visibility rule read through its own index; the counts are index-only.
+    # Each visibility rule read through its own index (ix_bookings_booker_start,
+    # ix_bookings_owner_start) in start order; the counts are index-only.
     mine = sa.select(sa.func.count()).select_from(Booking).where(by_booker, *where)
-    theirs = (sa.select(sa.func.count()).select_from(Booking)
-              .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
+    theirs = sa.select(sa.func.count()).select_from(Booking).where(by_owner, *where)
     branches = (sa.select(Booking.id, Booking.starts_at).where(by_booker, *where),
-                sa.select(Booking.id, Booking.starts_at)
-                .join(Pet, Pet.id == Booking.resource_id).where(by_owner, *where))
+                sa.select(Booking.id, Booking.starts_at).where(by_owner, *where))
     ends = [branch.order_by(Booking.starts_at, Booking.id).limit(sa.bindparam("end"))
             .subquery() for branch in branches]
     merged = sa.union(*(sa.select(end.c.id, end.c.starts_at) for end in ends)).subquery()
@@ -236,7 +235,7 @@ def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
     page's bookings, their histories (one ``selectin`` query). Visibility is an OR of two
     rules (the booker, the pet's owner), which no single index serves, so each rule is its
     own branch of a UNION, read in start order through its own index
-    (``ix_bookings_booker_start``, ``ix_bookings_resource_start``) and cut at the page's
+    (``ix_bookings_booker_start``, ``ix_bookings_owner_start``) and cut at the page's
     end before the branches are merged; the total is booker's + owner's - both, where a
     UNION would sort every visible row to drop duplicates (benchmarks/PROFILE.md).
     """
