@@ -97,7 +97,7 @@ def install(pets: sa.Table) -> None:
 # visiting every pet of the owner and sorting all their bookings (an owner of 100,000 pets
 # made that the slowest read). The copy is the database's: set when a booking is inserted
 # or moved to another pet, and rewritten when a pet changes owner (also by the foreign key's
-# SET NULL when the owner's account is deleted). Migration 0012 creates these triggers on
+# SET NULL when the owner's account is deleted). Migration 0011 creates these triggers on
 # existing databases; ``install_booking_owner`` creates them with ``create_all``.
 
 _SQLITE_SET_OWNER = ("UPDATE bookings SET owner_id = (SELECT owner_id FROM pets "

@@ -21,9 +21,10 @@ import sqlalchemy as sa
 
 from ..database import db
 from ..database.models import ActionLink, ApiToken, Delivery, IdempotencyRecord
+from .notifications.outbox import DELIVERED, SKIPPED
 
 BATCH = 1000
-DONE_DELIVERIES = ("delivered", "skipped")
+DONE_DELIVERIES = (DELIVERED, SKIPPED)
 
 
 @dataclass
