@@ -53,15 +53,20 @@ def napp(tmp_path):
     drop_schema(app)
 
 
-@pytest.fixture
-def people(napp):
-    """(client, owner headers, booker headers, pet id)."""
-    client = napp.test_client()
+def people_of(app):
+    """(client, owner headers, booker headers, pet id): an owner whose pet is open for
+    booking, and a booker."""
+    client = app.test_client()
     api = Api(client)
     owner, booker = api.user("owner"), api.user("booker")
-    pet = api.add_pet(owner)
-    api.open_for_booking(owner, pet["id"])
-    return client, owner, booker, pet["id"]
+    pet = api.add_pet(owner)["id"]
+    api.open_for_booking(owner, pet)
+    return client, owner, booker, pet
+
+
+@pytest.fixture
+def people(napp):
+    return people_of(napp)
 
 
 def book(client, headers, pet_id, graph="confirm_decline", hour=10, **extra):
@@ -318,11 +323,7 @@ def mail_app(tmp_path, mailbox):
 
 
 def test_emails_are_sent_and_their_links_work_once(mail_app, mailbox):
-    client = mail_app.test_client()
-    api = Api(client)
-    owner, booker = api.user("owner"), api.user("booker")
-    pet = api.add_pet(owner)["id"]
-    api.open_for_booking(owner, pet)
+    client, owner, booker, pet = people_of(mail_app)
     booking = book(client, booker, pet)
     assert deliver_once(mail_app).delivered == 1
     (request,) = mailbox.messages
@@ -351,11 +352,7 @@ def test_emails_are_sent_and_their_links_work_once(mail_app, mailbox):
 
 
 def test_cancellation_mails_the_other_side_only(mail_app, mailbox):
-    client = mail_app.test_client()
-    api = Api(client)
-    owner, booker = api.user("owner"), api.user("booker")
-    pet = api.add_pet(owner)["id"]
-    api.open_for_booking(owner, pet)
+    client, owner, booker, pet = people_of(mail_app)
     booking = book(client, booker, pet, graph="instant")
     client.put(f"/v2/bookings/{booking['id']}/cancel", json={"cancel": {"message": "sick"}},
                headers=booker)
@@ -366,11 +363,7 @@ def test_cancellation_mails_the_other_side_only(mail_app, mailbox):
 
 
 def test_expired_and_foreign_links_are_refused(mail_app, mailbox):
-    client = mail_app.test_client()
-    api = Api(client)
-    owner, booker = api.user("owner"), api.user("booker")
-    pet = api.add_pet(owner)["id"]
-    api.open_for_booking(owner, pet)
+    client, owner, booker, pet = people_of(mail_app)
     booking = book(client, booker, pet)
     other = book(client, booker, pet, hour=15)
     deliver_once(mail_app)
@@ -402,11 +395,7 @@ def test_email_templates_can_be_overridden_from_the_instance_folder(mail_app, ma
     (folder / "emails").mkdir(parents=True)
     (folder / "emails" / "booking_request_owner.subject.txt").write_text("Custom {{ site_name }}")
     mail_app.instance_path = str(folder)
-    client = mail_app.test_client()
-    api = Api(client)
-    owner, booker = api.user("owner"), api.user("booker")
-    pet = api.add_pet(owner)["id"]
-    api.open_for_booking(owner, pet)
+    client, owner, booker, pet = people_of(mail_app)
     book(client, booker, pet)
     deliver_once(mail_app)
     assert mailbox.messages[0]["Subject"] == "Custom Timekit API"
@@ -450,11 +439,7 @@ def test_every_graph_notifies_by_its_rules(clocked_mail_app, mailbox):
     cancellation reaches every seat's customer as a class cancellation, a seat cancelled
     alone as a cancellation, and a customer leaving a class tells the owner."""
     mail_app = clocked_mail_app
-    client = mail_app.test_client()
-    api = Api(client)
-    owner, booker = api.user("owner"), api.user("booker")
-    pet = api.add_pet(owner)["id"]
-    api.open_for_booking(owner, pet)
+    client, owner, booker, pet = people_of(mail_app)
     assert client.put("/v2/testing/clock", json={"now": "2026-12-31T10:00:00Z"}
                       ).status_code == 200
 

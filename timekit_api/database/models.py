@@ -391,5 +391,5 @@ class ServiceClock(db.Model):
     offset_microseconds: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
 
-triggers.install(Pet.__table__)
-triggers.install_booking_owner(Booking.__table__)
+triggers.PET_TRIGGERS.install(Pet.__table__)
+triggers.BOOKING_OWNER_TRIGGERS.install(Booking.__table__)

@@ -15,6 +15,8 @@ Migration 0004 creates them on existing databases; a ``create_all`` creates them
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 # The pet columns that the wire shows: updating one of them changes an answer.
@@ -66,28 +68,36 @@ POSTGRESQL_DROP = ["DROP TRIGGER IF EXISTS pets_catalog_version ON pets",
                    "DROP FUNCTION IF EXISTS timekit_pet_tag_names()"]
 
 
-def _statements(connection, kind: str) -> list[str]:
-    dialect = connection.dialect.name
-    if dialect == "sqlite":
-        return SQLITE if kind == "create" else SQLITE_DROP
-    if dialect == "postgresql":
-        return POSTGRESQL if kind == "create" else POSTGRESQL_DROP
-    raise RuntimeError(f"no pet triggers for the {dialect} dialect")
+@dataclass(frozen=True)
+class TriggerSet:
+    """Triggers created and dropped together, per dialect: ``{dialect: (create, drop)}``."""
+
+    what: str
+    statements: dict[str, tuple[list[str], list[str]]]
+
+    def _run(self, connection, which: int) -> None:
+        dialect = connection.dialect.name
+        if dialect not in self.statements:
+            raise RuntimeError(f"no {self.what} triggers for the {dialect} dialect")
+        for statement in self.statements[dialect][which]:
+            connection.exec_driver_sql(statement)
+
+    def create(self, connection) -> None:
+        self._run(connection, 0)
+
+    def drop(self, connection) -> None:
+        self._run(connection, 1)
+
+    def install(self, table: sa.Table) -> None:
+        """Create the triggers whenever ``create_all`` creates ``table``."""
+        sa.event.listen(table, "after_create",
+                        lambda target, connection, **kw: self.create(connection))
 
 
-def create(connection) -> None:
-    for statement in _statements(connection, "create"):
-        connection.exec_driver_sql(statement)
-
-
-def drop(connection) -> None:
-    for statement in _statements(connection, "drop"):
-        connection.exec_driver_sql(statement)
-
-
-def install(pets: sa.Table) -> None:
-    """Create the triggers whenever ``create_all`` creates ``pets``."""
-    sa.event.listen(pets, "after_create", lambda table, connection, **kw: create(connection))
+PET_TRIGGERS = TriggerSet("pet", {"sqlite": (SQLITE, SQLITE_DROP),
+                                  "postgresql": (POSTGRESQL, POSTGRESQL_DROP)})
+# The names migration 0004 calls.
+create, drop = PET_TRIGGERS.create, PET_TRIGGERS.drop
 
 
 # --- bookings.owner_id: the booked pet's owner, copied by the database -----------------------
@@ -98,7 +108,7 @@ def install(pets: sa.Table) -> None:
 # made that the slowest read). The copy is the database's: set when a booking is inserted
 # or moved to another pet, and rewritten when a pet changes owner (also by the foreign key's
 # SET NULL when the owner's account is deleted). Migration 0011 creates these triggers on
-# existing databases; ``install_booking_owner`` creates them with ``create_all``.
+# existing databases; ``models.py`` installs them for ``create_all``.
 
 _SQLITE_SET_OWNER = ("UPDATE bookings SET owner_id = (SELECT owner_id FROM pets "
                      "WHERE pets.id = NEW.resource_id) WHERE id = NEW.id;")
@@ -139,27 +149,9 @@ POSTGRESQL_BOOKING_OWNER_DROP = ["DROP TRIGGER IF EXISTS bookings_owner ON booki
                                  "DROP FUNCTION IF EXISTS timekit_pet_owner_changed()"]
 
 
-def _booking_owner_statements(connection, kind: str) -> list[str]:
-    dialect = connection.dialect.name
-    if dialect == "sqlite":
-        return SQLITE_BOOKING_OWNER if kind == "create" else SQLITE_BOOKING_OWNER_DROP
-    if dialect == "postgresql":
-        return (POSTGRESQL_BOOKING_OWNER if kind == "create"
-                else POSTGRESQL_BOOKING_OWNER_DROP)
-    raise RuntimeError(f"no booking triggers for the {dialect} dialect")
-
-
-def create_booking_owner(connection) -> None:
-    for statement in _booking_owner_statements(connection, "create"):
-        connection.exec_driver_sql(statement)
-
-
-def drop_booking_owner(connection) -> None:
-    for statement in _booking_owner_statements(connection, "drop"):
-        connection.exec_driver_sql(statement)
-
-
-def install_booking_owner(bookings: sa.Table) -> None:
-    """Create the booking-owner triggers whenever ``create_all`` creates ``bookings``."""
-    sa.event.listen(bookings, "after_create",
-                    lambda table, connection, **kw: create_booking_owner(connection))
+BOOKING_OWNER_TRIGGERS = TriggerSet(
+    "booking owner", {"sqlite": (SQLITE_BOOKING_OWNER, SQLITE_BOOKING_OWNER_DROP),
+                      "postgresql": (POSTGRESQL_BOOKING_OWNER, POSTGRESQL_BOOKING_OWNER_DROP)})
+# The names migration 0011 calls.
+create_booking_owner = BOOKING_OWNER_TRIGGERS.create
+drop_booking_owner = BOOKING_OWNER_TRIGGERS.drop

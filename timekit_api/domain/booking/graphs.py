@@ -273,6 +273,15 @@ def _validate(graph: Graph) -> None:
 # unless its owner completes it first.
 AUTO_COMPLETE = Auto(after=AFTER_END, delay="AUTO_COMPLETE_AFTER")
 
+# Paying is the same in every payment graph: held (tentative) until paid, or until the
+# service times it out PAYMENT_TIMEOUT after it entered tentative.
+_PAYING = (
+    Transition("create", INITIAL_STATE, "tentative", BOOKER),
+    Transition("pay", "tentative", "paid", BOOKER_OR_OWNER, requires=("payment_id",)),
+    Transition("timeout", "tentative", "unpaid", SYSTEM,
+               auto=Auto(after=AFTER_ENTERED, delay="PAYMENT_TIMEOUT")),
+)
+
 # Leaving a confirmed booking is the same in every graph.
 _FROM_CONFIRMED = (
     Transition("cancel", "confirmed", "cancelled", BOOKER_OR_OWNER),
@@ -317,11 +326,7 @@ GRAPHS: dict[str, Graph] = {
             ),
             entry_action="create",
             transitions=(
-                Transition("create", INITIAL_STATE, "tentative", BOOKER),
-                Transition("pay", "tentative", "paid", BOOKER_OR_OWNER,
-                           requires=("payment_id",)),
-                Transition("timeout", "tentative", "unpaid", SYSTEM,
-                           auto=Auto(after=AFTER_ENTERED, delay="PAYMENT_TIMEOUT")),
+                *_PAYING,
                 Transition("cancel", "paid", "cancelled", BOOKER_OR_OWNER),
                 Transition("complete", "paid", "completed", OWNER, auto=AUTO_COMPLETE),
             ),
@@ -361,11 +366,7 @@ GRAPHS: dict[str, Graph] = {
             entry_action="create",
             kind=SEAT,
             transitions=(
-                Transition("create", INITIAL_STATE, "tentative", BOOKER),
-                Transition("pay", "tentative", "paid", BOOKER_OR_OWNER,
-                           requires=("payment_id",)),
-                Transition("timeout", "tentative", "unpaid", SYSTEM,
-                           auto=Auto(after=AFTER_ENTERED, delay="PAYMENT_TIMEOUT")),
+                *_PAYING,
                 # The owner may let a held place go, and cancelling the class does so.
                 Transition("cancel_by_owner", "tentative", "cancelled_by_owner", OWNER),
                 Transition("complete", "paid", "completed", OWNER, auto=AUTO_COMPLETE),
