@@ -16,19 +16,21 @@ from helpers import (
     TEST_DATABASE_URL,
     Api,
     base_config,
+    clean_database,
     drop_schema,
     free_port,
     serving_app,
     start_server,
     waitress_serve_command,
 )
+from timekit_api import create_app
 
 
 @pytest.fixture
 def app(tmp_path):
     app = serving_app(base_config(tmp_path))
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def server_database(tmp_path):
     url = TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'live.sqlite3'}"
     app = serving_app({**base_config(tmp_path), "DATABASE_URL": url})
     yield url
-    drop_schema(app)
+    clean_database(app)
 
 
 @pytest.fixture
@@ -79,3 +81,7 @@ def pytest_sessionstart(session):
     # not a reason to skip.
     if os.environ.get("TIMEKIT_REQUIRE_GRAPHVIZ") and shutil.which("dot") is None:
         raise pytest.UsageError("TIMEKIT_REQUIRE_GRAPHVIZ is set but Graphviz `dot` is missing")
+    if TEST_DATABASE_URL:
+        # Tests empty the shared database instead of dropping it (helpers.serving_app): start
+        # from no schema, whatever an interrupted earlier run left there.
+        drop_schema(create_app({"DATABASE_URL": TEST_DATABASE_URL}))

@@ -17,6 +17,7 @@ from helpers import (
     TEST_DATABASE_URL,
     base_config,
     bearer,
+    clean_database,
     drop_schema,
     free_port,
     http_token,
@@ -116,7 +117,7 @@ def empty_database(tmp_path):
     else:
         config["DATABASE_URL"] = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     yield config
-    drop_schema(serving_app(config))
+    clean_database(serving_app(config))
 
 
 def test_a_schema_behind_answers_503_with_the_command_to_run(empty_database):
@@ -146,4 +147,4 @@ def test_an_unreachable_redis_never_makes_a_request_fail(tmp_path):
         assert response.status_code == 200
         assert "RateLimit-Limit" in response.headers  # counted in memory meanwhile
     finally:
-        drop_schema(app)
+        clean_database(app)

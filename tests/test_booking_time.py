@@ -17,7 +17,7 @@ from helpers import (
     GROUP_TRANSITIONS,
     LEGAL_TRANSITIONS,
     base_config,
-    drop_schema,
+    clean_database,
     serving_app,
 )
 from timekit_api.domain.booking import automation
@@ -33,7 +33,7 @@ def app(tmp_path):
     app = serving_app({**base_config(tmp_path), "TESTING_ENDPOINTS": True,
                        "TOKEN_TTL_SECONDS": 5 * 365 * 24 * 3600})
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 class World:
@@ -127,7 +127,7 @@ def test_graph_json_follows_the_delay_settings(tmp_path):
                            "actor": "system",
                            "auto": {"after": "entered", "delay": "15 minutes"}}
     finally:
-        drop_schema(app)
+        clean_database(app)
 
 
 def test_a_bad_delay_setting_fails_at_start(tmp_path):
@@ -358,7 +358,7 @@ def test_testing_endpoints_are_off_by_default(tmp_path):
         paths = client.get("/v2/openapi.json").json["paths"]
         assert not [p for p in paths if "testing" in p]
     finally:
-        drop_schema(app)
+        clean_database(app)
 
 
 def test_clock_get_put_and_bad_bodies(client):

@@ -15,7 +15,7 @@ from helpers import (
     ROOT,
     Api,
     base_config,
-    drop_schema,
+    clean_database,
     free_port,
     http_token,
     start_server,
@@ -27,7 +27,7 @@ from helpers import (
 def site(tmp_path):
     site = create_site(base_config(tmp_path))
     yield site
-    drop_schema(site.extensions["timekit_api"])
+    clean_database(site.extensions["timekit_api"])
 
 
 @pytest.fixture

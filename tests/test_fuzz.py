@@ -28,7 +28,7 @@ from helpers import (
     Api,
     base_config,
     bearer,
-    drop_schema,
+    clean_database,
     free_port,
     http_session,
     serving_app,
@@ -50,7 +50,7 @@ def fuzz_app(tmp_path_factory):
     app.config["FUZZ_TOKEN"] = api.login("fuzzer")
     api.add_pet(bearer(app.config["FUZZ_TOKEN"]), id=1)
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def edge_server(tmp_path_factory):
         session = http_session(server.url, "edger")
         yield server, session
         server.stop()
-        drop_schema(app)
+        clean_database(app)
     else:
         with waitress_on_sqlite(folder) as server:
             yield server, http_session(server.url, "edger")

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from helpers import base_config, drop_schema, serving_app
+from helpers import base_config, clean_database, serving_app
 from timekit_api.database import db
 from timekit_api.database.migrate import INITIAL_REVISION, alembic_config
 
@@ -23,7 +23,7 @@ def bare_app(tmp_path):
     """An app whose database has no schema yet (nothing created on start)."""
     app = serving_app({**base_config(tmp_path), "AUTO_CREATE_SCHEMA": False})
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 def schema_differences(app) -> list:

@@ -16,7 +16,7 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from helpers import Api, base_config, drop_schema, http_session, serving_app
+from helpers import Api, base_config, clean_database, http_session, serving_app
 from notification_receivers import Mailbox, Receiver, attachments_of, text_of
 from timekit_api.database import db
 from timekit_api.database.models import Delivery, Webhook
@@ -50,7 +50,7 @@ def make_app(tmp_path, **settings):
 def napp(tmp_path):
     app = make_app(tmp_path)
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 def people_of(app):
@@ -149,7 +149,7 @@ def test_private_addresses_are_refused_unless_allowed(tmp_path):
             assert response.status_code == 400, url
             assert "url" in response.json["errors"]
     finally:
-        drop_schema(app)
+        clean_database(app)
 
 
 # --- the outbox and webhook delivery ---------------------------------------------------------
@@ -319,7 +319,7 @@ def mail_app(tmp_path, mailbox):
     app = make_app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=mailbox.port,
                    MAIL_FROM="bookings@example.com", PUBLIC_URL="http://localhost")
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 def test_emails_are_sent_and_their_links_work_once(mail_app, mailbox):
@@ -431,7 +431,7 @@ def clocked_mail_app(tmp_path, mailbox):
                    MAIL_FROM="bookings@example.com", TESTING_ENDPOINTS=True,
                    TOKEN_TTL_SECONDS=5 * 365 * 24 * 3600)
     yield app
-    drop_schema(app)
+    clean_database(app)
 
 
 def test_every_graph_notifies_by_its_rules(clocked_mail_app, mailbox):
