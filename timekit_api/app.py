@@ -17,6 +17,7 @@ from .http import auth, docs, errors, health, limits, logs, xml
 from .http.api import BLUEPRINTS, testing
 from .http.blueprint import Api
 from .http.converters import IdConverter, id_parameter_schema
+from .http.json_provider import FastJSONProvider
 
 cors = CORS()
 
@@ -31,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     """
     # Named after the package: its logger and instance folder are "timekit_api"'s.
     app = Flask("timekit_api", instance_relative_config=True, static_folder=None)
+    app.json = FastJSONProvider(app)
     app.config.from_mapping(settings.defaults())
     if test_config is None:
         app.config.from_pyfile("config.py", silent=True)
@@ -40,7 +42,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
         app.config.from_mapping(test_config)
     settings.derive(app.config, app.instance_path)
     check_delays(app.config)
-    app.json.sort_keys = False
 
     database.init_app(app)
     migrate.init_app(app, database.db)

@@ -147,25 +147,18 @@ class SlotList(fields.List):
         if value is None:
             return None
         refs: dict = {}
-        times: dict = {}  # one slot's end is often another's start: format each once
 
-        def text(moment):
-            # aware datetimes of one zone compare by wall time, ignoring ``fold``: the two
-            # 02:00 of an autumn night are equal keys unless the fold is part of the key
-            key = (moment, moment.fold)
-            found = times.get(key)
-            if found is None:
-                found = times[key] = moment.isoformat()
-            return found
+        def offered(resources):
+            out = []
+            for resource in resources:
+                found = refs.get(resource.id)
+                if found is None:
+                    found = refs[resource.id] = {"id": resource.id, "name": resource.name}
+                out.append(found)
+            return out
 
-        def ref(resource):
-            found = refs.get(resource.id)
-            if found is None:
-                found = refs[resource.id] = {"id": resource.id, "name": resource.name}
-            return found
-
-        return [{"start": text(slot.start), "end": text(slot.end),
-                 "resources": [ref(resource) for resource in slot.resources]}
+        return [{"start": slot.start.isoformat(), "end": slot.end.isoformat(),
+                 "resources": offered(slot.resources)}
                 for slot in value]
 
 

@@ -501,11 +501,15 @@ def _free_intervals(
     if not open_:
         return [], None
     widen = max(own_buffer, buffer)
-    busy = normalise(
-        (_utc(b_start, f"{what}.busy") - widen, _utc(b_end, f"{what}.busy") + widen)
-        for b_start, b_end in resource.busy
-    )
-    return subtract(open_, busy), per_slot_length
+    busy = resource.busy
+    if widen:
+        busy = [(b_start - widen, b_end + widen) for b_start, b_end in busy]
+    try:
+        # Aware datetimes of any zone compare by instant; a naive one fails the comparison.
+        # No per-value conversion: a pet has thousands of bookings (benchmarks/PROFILE.md).
+        return subtract(open_, normalise(busy)), per_slot_length
+    except TypeError:
+        raise AvailabilityError(f"{what}.busy: must be aware datetimes") from None
 
 
 def _candidate_starts(
@@ -601,10 +605,15 @@ def free_slots(
         for _, starts, ends, _ in checks[1:]:
             common = intersect(common, list(zip(starts, ends, strict=True)))
         checks = [(None, [a for a, _ in common], [b for _, b in common], None)]
+    candidates = _candidate_starts(zone, start, end, length_, step)
+    if len(checks) == 1 and checks[0][3] is None:  # one pet, or `mutual` merged into one
+        offered = list(ids) if mode == "mutual" else [checks[0][0]]
+        return [Slot(slot_start.astimezone(zone), (slot_start + length_).astimezone(zone), offered)
+                for slot_start in _contained(candidates, length_, checks[0][1], checks[0][2])]
     chooser = rng if rng is not None else random.Random()
 
     slots: list[Slot] = []
-    for slot_start in _candidate_starts(zone, start, end, length_, step):
+    for slot_start in candidates:
         slot_end = slot_start + length_
         free_ids = [
             resource_id
@@ -624,6 +633,24 @@ def free_slots(
             free_ids = free_ids[:1]
         slots.append(Slot(slot_start.astimezone(zone), slot_end.astimezone(zone), free_ids))
     return slots
+
+
+def _contained(candidates: list[datetime], length: timedelta, starts: list[datetime],
+               ends: list[datetime]) -> list[datetime]:
+    """The candidate starts whose slot lies inside one free interval: one merge walk, since
+    both are sorted (the only interval that can hold a slot is the first ending at or after
+    the slot's end)."""
+    out = []
+    index, count = 0, len(starts)
+    for slot_start in candidates:
+        slot_end = slot_start + length
+        while index < count and ends[index] < slot_end:
+            index += 1
+        if index == count:
+            break
+        if starts[index] <= slot_start:
+            out.append(slot_start)
+    return out
 
 
 def findtime(

@@ -457,6 +457,22 @@ def create_booking(data: dict, booker_id: int,
 # and for the settings' rules goes through busy_intervals / held_bookings, so that automatic
 # transitions that are due (e.g. a timed-out payment) are treated as applied in one place.
 
+@functools.cache
+def _busy_statement() -> sa.Select:
+    """``busy_intervals``' statement, built once with bound parameters (building it per
+    request cost a third of the query's time)."""
+    return sa.select(
+        Booking.resource_id, sa.type_coerce(Booking.starts_at, sa.String),
+        sa.type_coerce(Booking.ends_at, sa.String),
+    ).where(
+        Booking.resource_id.in_(sa.bindparam("ids", expanding=True)),
+        # due transitions count at once
+        effective_state_in(LIVE_STATES, sa.bindparam("now", type_=Booking.due_at.type)),
+        Booking.starts_at < sa.bindparam("end", type_=Booking.starts_at.type),
+        Booking.ends_at > sa.bindparam("start", type_=Booking.ends_at.type),
+    )
+
+
 def busy_intervals(resource_ids, start: dt.datetime,
                    end: dt.datetime) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
     """The live bookings' ``[start, end)`` of each listed pet that intersect ``[start, end)``,
@@ -470,15 +486,14 @@ def busy_intervals(resource_ids, start: dt.datetime,
     # and convert the times here (SQLite gives ISO text, PostgreSQL naive datetimes, both
     # UTC), which costs a fifth of SQLAlchemy's generic per-value conversion.
     rows = db.session.connection().execute(
-        sa.select(Booking.resource_id, sa.type_coerce(Booking.starts_at, sa.String),
-                  sa.type_coerce(Booking.ends_at, sa.String)).where(
-            Booking.resource_id.in_(ids),
-            effective_state_in(LIVE_STATES, clock.now()),  # due transitions count at once
-            Booking.starts_at < end,
-            Booking.ends_at > start,
-        ))
-    for pet_id, starts_at, ends_at in rows:
-        found[pet_id].append((_utc(starts_at), _utc(ends_at)))
+        _busy_statement(), {"ids": ids, "now": clock.now(), "start": start, "end": end}).all()
+    if rows and isinstance(rows[0][1], str):  # SQLite: one conversion inlined per value
+        parse = dt.datetime.fromisoformat
+        for pet_id, starts_at, ends_at in rows:
+            found[pet_id].append((parse(starts_at + "+00:00"), parse(ends_at + "+00:00")))
+    else:
+        for pet_id, starts_at, ends_at in rows:
+            found[pet_id].append((_utc(starts_at), _utc(ends_at)))
     return found
 
 
