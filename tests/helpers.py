@@ -40,6 +40,9 @@ from timekit_api.domain.booking import GRAPHS
 ROOT = Path(__file__).resolve().parent.parent
 FAST_HASH = "pbkdf2:sha256:1000"  # real hashing, cheap enough for hundreds of users
 TEST_DATABASE_URL = os.environ.get("TIMEKIT_TEST_DATABASE_URL")
+# Suites that serve their own SQLite file whatever the suite's database run in the SQLite
+# pass only: in the PostgreSQL pass they would repeat it exactly (a minute and a half of CI).
+OWN_SQLITE_FILE = "serves its own SQLite file: the SQLite pass runs it"
 PASSWORD = "secret-pw"
 # Resource settings under which the booking tests' bookings (2030 and later, any graph, by
 # anyone) are allowed: tests of the engine's states and races, not of the owner's rules.

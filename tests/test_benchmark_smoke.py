@@ -6,12 +6,17 @@ import json
 import subprocess
 import sys
 
-from helpers import ROOT
+import pytest
+
+from helpers import OWN_SQLITE_FILE, ROOT, TEST_DATABASE_URL
 
 BENCHMARKS = ROOT / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import run as bench  # noqa: E402
+
+# The benchmark builds its own SQLite data set.
+pytestmark = pytest.mark.skipif(bool(TEST_DATABASE_URL), reason=OWN_SQLITE_FILE)
 
 
 def test_smoke_run_answers_every_operation(tmp_path):

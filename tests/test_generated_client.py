@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import PNG, waitress_on_sqlite
+from helpers import OWN_SQLITE_FILE, PNG, TEST_DATABASE_URL, waitress_on_sqlite
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(bool(TEST_DATABASE_URL), reason=OWN_SQLITE_FILE)]
 
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 PACKAGE = "timekit_generated_client"

@@ -9,9 +9,10 @@ import io
 import pytest
 import requests
 
-from helpers import PNG, http_session, waitress_on_sqlite
+from helpers import OWN_SQLITE_FILE, PNG, TEST_DATABASE_URL, http_session, waitress_on_sqlite
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(bool(TEST_DATABASE_URL), reason=OWN_SQLITE_FILE)]
 
 MB = 1024 * 1024
 

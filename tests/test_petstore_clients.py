@@ -26,9 +26,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from helpers import http_token, waitress_on_sqlite
+from helpers import OWN_SQLITE_FILE, TEST_DATABASE_URL, http_token, waitress_on_sqlite
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e,
+              pytest.mark.skipif(bool(TEST_DATABASE_URL), reason=OWN_SQLITE_FILE)]
 
 OFFICIAL = Path(__file__).with_name("petstore-v2-swagger.json")
 GENERATOR = Path(sys.executable).with_name("openapi-generator-cli")
