@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from helpers import (
     PASSWORD,
+    Api,
     bearer,
     cli_serve_command,
     free_port,
@@ -25,6 +26,7 @@ from helpers import (
     start_server,
     waitress_serve_command,
 )
+from timekit_api.domain import accounts
 from timekit_api.serving import serving_options
 from timekit_api.settings import defaults
 
@@ -209,3 +211,32 @@ def test_serve_takes_its_limits_from_settings():
     assert options["connection_limit"] == 20 and options["channel_timeout"] == 2
     assert options["asyncore_use_poll"] is True  # select() stops at descriptor 1024
     assert defaults()["SERVE_CONNECTION_LIMIT"] >= 500
+
+
+def test_guessing_unknown_names_computes_no_hash(app, monkeypatch):
+    """After the process has timed one real check, an unknown user's sign-in waits as long
+    inside a hashing slot instead of hashing: name guessing costs no CPU. A wrong password
+    for a real account is still checked."""
+    monkeypatch.setattr(accounts, "_check_seconds", {})
+    computed, waited = [], []
+    real_check = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash",
+                        lambda *args: computed.append(args) or real_check(*args))
+    monkeypatch.setattr(accounts.time, "sleep", waited.append)
+    client = app.test_client()
+
+    def login(name, password="wrong-password"):
+        return client.get("/v2/user/login", query_string={"username": name,
+                                                          "password": password})
+
+    assert login("nobody-first").status_code == 400
+    assert len(computed) == 1 and waited == []  # nothing timed yet: one real check
+    for n in range(5):
+        assert login(f"nobody{n}").status_code == 400
+    assert len(computed) == 1
+    assert waited == [accounts._check_seconds[app.config["PASSWORD_HASH_METHOD"]]] * 5
+    Api(client).user("known")  # signs in: a real check
+    checked = len(computed)
+    assert login("known").status_code == 400
+    assert len(computed) == checked + 1 and len(waited) == 5
+    assert login("known", PASSWORD).status_code == 200

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import threading
+import time
 import unicodedata
 
 import sqlalchemy as sa
@@ -135,7 +136,24 @@ def _hashers(concurrency: int) -> concurrent.futures.ThreadPoolExecutor:
 def _hash_work(hashing: Hashing, work, *args):
     """``work(*args)`` on a hashing thread, once a slot is free (Busy after the wait)."""
     with hashing.slot():
-        return _hashers(max(1, hashing.concurrency)).submit(work, *args).result()
+        return _hashers(max(1, hashing.concurrency)).submit(_timed, hashing, work, *args).result()
+
+
+# How long a password check took lately, per hash method: an unknown user's sign-in waits
+# that long instead of computing a decoy hash (``_decoy_check``).
+_check_seconds: dict[str, float] = {}
+_RECENT = 0.2  # weight of the newest check in the moving average
+
+
+def _timed(hashing: Hashing, work, *args):
+    started = time.perf_counter()
+    try:
+        return work(*args)
+    finally:
+        took = time.perf_counter() - started
+        last = _check_seconds.get(hashing.method)
+        _check_seconds[hashing.method] = took if last is None else (
+            last + _RECENT * (took - last))
 
 
 def hash_password(password: str, hashing: Hashing) -> str:
@@ -145,6 +163,20 @@ def hash_password(password: str, hashing: Hashing) -> str:
 
 def _check_password(password_hash: str, password: str, hashing: Hashing) -> bool:
     return _hash_work(hashing, check_password_hash, password_hash, password)
+
+
+def _decoy_check(password: str, hashing: Hashing) -> None:
+    """An unknown user's sign-in: as slow as a real check, and through the same slots (so
+    neither the answer's timing nor a 503 tells unknown names from known ones), but with no
+    hash computed once the process has timed a real check. Guessing names that do not exist
+    then costs the server neither CPU nor scrypt's 32 MiB (benchmarks/RESULTS.md, "under
+    attack"); guesses at real accounts still cost a hash each, within the same bound."""
+    took = _check_seconds.get(hashing.method)
+    if took is None:  # nothing timed yet: check against a real hash once
+        _check_password(_decoy_hash(hashing), password, hashing)
+        return
+    with hashing.slot():
+        time.sleep(took)
 
 
 _decoys: dict[str, str] = {}
@@ -384,7 +416,7 @@ def verify_login(login: str, password: str, config, address: str | None = None) 
     # queue of sign-ins must not hold the pool that every other request needs.
     db.session.rollback()
     if user_id is None:
-        _check_password(_decoy_hash(hashing), password, hashing)  # same cost
+        _decoy_check(password, hashing)  # as slow as a real check
     elif _check_password(password_hash, password, hashing):
         if had_failures:
             db.session.execute(sa.update(LoginThrottle).where(LoginThrottle.user_id == user_id)
