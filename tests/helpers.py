@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+import warnings
 import zlib
 from pathlib import Path
 
@@ -148,19 +149,43 @@ def clean_database(app) -> None:
         db.session.remove()
         seeds = _SEEDS.get(app.config["DATABASE_URL"])
         if TEST_DATABASE_URL and seeds is not None:
-            with db.engine.begin() as connection:
-                if _at_head(connection):
-                    names = ", ".join(f'"{name}"' for name in db.metadata.tables)
-                    connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-                    for table in db.metadata.sorted_tables:
-                        rows = [{**row, **({"epoch": uuid.uuid4().hex} if "epoch" in row
-                                           else {})} for row in seeds[table.name]]
-                        if rows:
-                            connection.execute(table.insert(), rows)
-                    emptied = True
+            emptied = _empty_and_reseed(seeds)
         db.engine.dispose()
     if not emptied:
         drop_schema(app)
+
+
+def _empty_and_reseed(seeds: dict[str, list[dict]], attempts: int = 5) -> bool:
+    """TRUNCATE every table and put the migrations' rows back; False when the schema is not
+    at head. A writer still running from the test (a server exiting, a thread) can deadlock
+    with the TRUNCATE, and PostgreSQL then cancels one side: retry, and say who it was."""
+    for attempt in range(attempts):
+        try:
+            with db.engine.begin() as connection:
+                if not _at_head(connection):
+                    return False
+                names = ", ".join(f'"{name}"' for name in db.metadata.tables)
+                connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+                for table in db.metadata.sorted_tables:
+                    rows = [{**row, **({"epoch": uuid.uuid4().hex} if "epoch" in row else {})}
+                            for row in seeds[table.name]]
+                    if rows:
+                        connection.execute(table.insert(), rows)
+            return True
+        except sa.exc.OperationalError as error:
+            if "deadlock" not in str(error) or attempt == attempts - 1:
+                raise
+            warnings.warn(f"clean_database: TRUNCATE deadlocked with {_other_sessions()}; "
+                          f"retrying", stacklevel=2)
+            time.sleep(0.2)
+    return False
+
+
+def _other_sessions() -> list[tuple]:
+    with db.engine.connect() as connection:
+        return connection.execute(sa.text(
+            "SELECT pid, application_name, state, left(query, 200) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).all()
 
 
 def drop_schema(app) -> None:

@@ -56,28 +56,37 @@ def test_timekit_api_serve_command(server_database):
     assert "pw-secret" not in output and token not in output
 
 
-def test_serve_passes_host_port_and_threads_to_waitress(runner, monkeypatch):
-    calls = []
-    monkeypatch.setattr("waitress.serve", lambda app, **kwargs: calls.append((app, kwargs)))
+@pytest.fixture
+def serve_calls(monkeypatch):
+    """``timekit-api serve`` run in this process with waitress and the worker thread replaced
+    by recorders: a real worker thread would outlive the test here, polling (on PostgreSQL,
+    the shared database of every later test)."""
+    calls = {"waitress": [], "workers": []}
+    monkeypatch.setattr("waitress.serve",
+                        lambda app, **kwargs: calls["waitress"].append((app, kwargs)))
     monkeypatch.setattr("timekit_api.commands.configure_default_logging", lambda: None)
+    monkeypatch.setattr("timekit_api.commands.start_thread", calls["workers"].append)
+    return calls
+
+
+def test_serve_passes_host_port_and_threads_to_waitress(runner, serve_calls):
     result = runner.invoke(args=["serve", "--host", "0.0.0.0", "--port", "9191",
                                  "--threads", "7"])
     assert result.exit_code == 0, result.output
-    ((app, kwargs),) = calls
+    ((app, kwargs),) = serve_calls["waitress"]
+    assert serve_calls["workers"] == [app]
     assert kwargs == {"host": "0.0.0.0", "port": 9191, "threads": 7, "connection_limit": 1000,
                       "channel_timeout": 30, "backlog": 2048, "cleanup_interval": 10,
                       "asyncore_use_poll": True}
     assert app.name == "timekit_api"
 
 
-def test_serve_takes_connection_limit_and_channel_timeout_options(runner, monkeypatch):
-    calls = []
-    monkeypatch.setattr("waitress.serve", lambda app, **kwargs: calls.append(kwargs))
-    monkeypatch.setattr("timekit_api.commands.configure_default_logging", lambda: None)
+def test_serve_takes_connection_limit_and_channel_timeout_options(runner, serve_calls):
     result = runner.invoke(args=["serve", "--connection-limit", "300", "--channel-timeout", "5"])
     assert result.exit_code == 0, result.output
-    assert calls[0]["connection_limit"] == 300 and calls[0]["channel_timeout"] == 5
-    assert calls[0]["threads"] == 32  # SERVE_THREADS
+    ((_, kwargs),) = serve_calls["waitress"]
+    assert kwargs["connection_limit"] == 300 and kwargs["channel_timeout"] == 5
+    assert kwargs["threads"] == 32  # SERVE_THREADS
 
 
 @needs_postgresql
