@@ -178,7 +178,6 @@ def _empty_and_reseed(seeds: dict[str, list[dict]], attempts: int = 5) -> bool:
             warnings.warn(f"clean_database: TRUNCATE deadlocked with {_other_sessions()}; "
                           f"retrying", stacklevel=2)
             time.sleep(0.2)
-    return False
 
 
 def _other_sessions() -> list[tuple]:

@@ -468,6 +468,11 @@ def test_request_errors():
         run([resource], output_timezone="Mars/Olympus")
     with pytest.raises(AvailabilityError, match=r"resources\[0\]\.timezone"):
         run([Resource(1, timezone="Nowhere")])
+    naive = (datetime(2026, 6, 15, 10), datetime(2026, 6, 15, 11))
+    with pytest.raises(AvailabilityError, match=r"resources\[0\]\.busy: must be aware"):
+        run([Resource(1, busy=[naive])])
+    with pytest.raises(AvailabilityError, match=r"resources\[0\]\.busy: must be aware"):
+        run([Resource(1, busy=[naive])], buffer="15 minutes")  # widened, then compared
     with pytest.raises(AvailabilityError, match="6 months"):
         run([resource], end=MONDAY + days(200))
     assert run([resource], end=MONDAY) == []
