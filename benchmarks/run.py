@@ -464,12 +464,14 @@ def bench_dataset(pets: int, args, work: Path) -> dict:
             figures["label"] = op.label
             figures["ratio"] = round(figures["rps"] / result["l0"]["rps"], 4)
             figures["first_status"] = status
+            figures["server_memory_mib"] = service.memory()  # where the high-water mark rises
             result["operations"][op.name] = figures
             if figures["failed"]:
                 failures.append(f"{op.name}: {figures['failed']} failed requests")
             print(f"   {op.name}: {figures['rps']:.0f} req/s ratio {figures['ratio']:.3f} "
                   f"p50 {figures['p50_ms']} ms p99 {figures['p99_ms']} ms "
-                  f"failed {figures['failed']}", flush=True)
+                  f"failed {figures['failed']} server VmHWM "
+                  f"{figures['server_memory_mib'].get('VmHWM')} MiB", flush=True)
         if not args.only or "availability_memory" in args.only:
             figures = memory_after_repeats(
                 service, availability_one_pet(ds, random.Random(0)),

@@ -6,6 +6,8 @@ Runs on SQLite and, with TIMEKIT_TEST_DATABASE_URL, on PostgreSQL.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +17,7 @@ from alembic.script import ScriptDirectory
 
 from helpers import base_config, clean_database, serving_app
 from timekit_api.database import db
-from timekit_api.database.migrate import INITIAL_REVISION, alembic_config
+from timekit_api.database.migrate import INITIAL_REVISION, alembic_config, head_revisions
 
 
 @pytest.fixture
@@ -172,3 +174,37 @@ def test_upgrade_from_0003_keeps_every_pet_as_it_read(bare_app):
         connection.execute(sa.text("UPDATE pets SET status = 'sold', tags = '[]' WHERE id = 4"))
     assert client.get("/v2/store/inventory").json == {"available": 1, "pending": 0, "sold": 2}
     assert client.get("/v2/pet/findByTags?tags=b").json == [before[1]]
+
+
+def test_the_heads_read_from_the_scripts_are_alembics(bare_app):
+    with bare_app.app_context():
+        alembic_heads = ScriptDirectory.from_config(alembic_config(bare_app)).get_heads()
+    assert head_revisions() == frozenset(alembic_heads) == {head_revision(bare_app)}
+
+
+SERVE_ONCE = """
+import sys
+from timekit_api import create_app
+from timekit_api.database.migrate import upgrade_to_head
+app = create_app({"DATABASE_URL": sys.argv[1], "AUTO_CREATE_SCHEMA": True})
+upgrade_to_head(app)
+answer = app.test_client().get("/v2/pet/findByStatus?status=available")
+assert answer.status_code == 200, answer.text
+print(" ".join(sorted(name for name in sys.argv[2:] if name in sys.modules)))
+"""
+UNUSED_BY_SERVING = ("alembic", "flask_migrate", "requests", "urllib3", "icalendar")
+
+
+def test_serving_a_current_database_loads_neither_migrations_nor_delivery_clients(bare_app):
+    """Alembic (11 MiB), requests (6) and icalendar (4) stay out of a serving process's
+    memory until a migration, a delivery or a calendar needs them."""
+    db_command(bare_app, "upgrade")
+    url = bare_app.config["DATABASE_URL"]
+    loaded = subprocess.run([sys.executable, "-c", SERVE_ONCE, url, *UNUSED_BY_SERVING],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.split() == []
+    # The control: a database one revision behind does load Alembic, to migrate it.
+    db_command(bare_app, "downgrade", "--", "-1")
+    loaded = subprocess.run([sys.executable, "-c", SERVE_ONCE, url, *UNUSED_BY_SERVING],
+                            capture_output=True, text=True, timeout=120, check=True)
+    assert loaded.stdout.split() == ["alembic", "flask_migrate"]

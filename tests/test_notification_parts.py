@@ -24,7 +24,14 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from icalendar import Calendar
 
-from timekit_api.domain.notifications import emails, links, signing, urlguard, webhooks
+from timekit_api.domain.notifications import (
+    emails,
+    links,
+    signing,
+    urlguard,
+    webhook_transport,
+    webhooks,
+)
 from timekit_api.domain.notifications.ics import booking_calendar
 
 SECRET = "whsec-test-secret"
@@ -260,7 +267,7 @@ def test_the_connection_goes_to_the_checked_address(receiver, monkeypatch):
         checked.append((host, port))
         return [(socket.AF_INET, "127.0.0.1")]
 
-    monkeypatch.setattr(webhooks, "resolve_host", resolve_host)
+    monkeypatch.setattr(webhook_transport, "resolve_host", resolve_host)
     monkeypatch.setattr(webhooks, "resolve_public", lambda url, allow_private=False: [])
     result = webhooks.deliver(f"http://receiver.test:{receiver.port}/hook", SECRET, b"{}",
                               "booking.confirmed", "d-6")

@@ -11,7 +11,6 @@ from flask import Flask
 from flask_cors import CORS
 
 from . import commands, database, settings
-from .database.migrate import migrate
 from .domain.booking.graphs import check_delays
 from .http import auth, docs, errors, health, limits, logs, xml
 from .http.api import BLUEPRINTS, testing
@@ -44,7 +43,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
     check_delays(app.config)
 
     database.init_app(app)
-    migrate.init_app(app, database.db)
     # One Api per app: it holds that app's OpenAPI document, so two apps (say, two mounts
     # in one host) never share one. The token URL is relative to the document's own URL,
     # so it survives mounting under a prefix.

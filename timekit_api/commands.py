@@ -7,11 +7,10 @@ commands that need the database's schema bring it up to date.
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask, current_app, g
 from flask.cli import with_appcontext
-from flask_migrate.cli import db as migrations_group
 
-from .database.migrate import upgrade_to_head
+from .database.migrate import init_migrations, upgrade_to_head
 from .delivery import run as run_delivery
 from .domain import accounts, clock, housekeeping
 from .domain.demo import DEMO_PASSWORD, DOC_BROWN_PASSWORD, load_demo_data, reset_demo_data
@@ -159,7 +158,36 @@ def settings_command():
     click.echo(markdown_table())
 
 
-# migrations_group: `db upgrade`, ...
+class MigrationsGroup(click.Group):
+    """Flask-Migrate's ``db`` commands, imported (with Alembic) only when one is asked for,
+    so that serving never loads them."""
+
+    @staticmethod
+    def _commands() -> click.Group:
+        from flask_migrate.cli import db
+
+        return db
+
+    def list_commands(self, ctx):
+        return self._commands().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        return self._commands().get_command(ctx, name)
+
+
+@click.group("db", cls=MigrationsGroup)
+@click.option("-d", "--directory", default=None,
+              help='Migration script directory (default is "migrations")')
+@click.option("-x", "--x-arg", multiple=True,
+              help="Additional arguments consumed by custom env.py scripts")
+@with_appcontext
+def migrations_group(directory, x_arg):
+    """Perform database migrations (Flask-Migrate and Alembic): `db upgrade`, ..."""
+    init_migrations(current_app._get_current_object())
+    g.directory = directory  # what Flask-Migrate's own group callback sets
+    g.x_arg = x_arg
+
+
 COMMANDS = (init_db_command, load_demo_command, create_user_command, serve_command,
             deliver_command, worker_command, purge_command, reset_demo_command, settings_command,
             migrations_group)

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from icalendar import Calendar, Event, vCalAddress, vText
-
 DEFAULT_UID_DOMAIN = "timekit-api"
 MIME_TYPE = "text/calendar"
 
@@ -49,6 +47,9 @@ def booking_calendar(
     The UID is stable per booking so a later file (confirmed, then cancelled) updates the same
     calendar entry; pass a growing ``sequence`` (e.g. the number of transitions) for that.
     """
+    # icalendar (4 MiB) is loaded by the first calendar, not by every process serving bookings
+    from icalendar import Calendar, Event, vCalAddress, vText
+
     info = booking.get("attributes", {}).get("event_info", {})
     status = calendar_status(booking.get("state", ""))
 

@@ -3,8 +3,8 @@
 A URL is checked twice: when a webhook is saved (``validate_url``) and when a delivery connects.
 Checking the name only at save time is not enough: DNS can answer differently later (rebinding).
 So the delivery side resolves the host, checks every address, and connects to one of exactly those
-checked addresses (``resolve_host``; see ``webhooks.PinnedAdapter``), leaving TLS to verify the
-certificate against the original host name.
+checked addresses (``resolve_host``; see ``webhook_transport.PinnedAdapter``), leaving TLS to
+verify the certificate against the original host name.
 """
 
 from __future__ import annotations
