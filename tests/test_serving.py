@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import os
+import socket
+import threading
+
 import pytest
 import requests
+from waitress.channel import HTTPChannel
+from waitress.server import create_server
 
 from helpers import (
     TEST_DATABASE_URL,
@@ -14,6 +21,7 @@ from helpers import (
     tiny_png,
     waitress_serve_command,
 )
+from timekit_api.serving import SEND_CHUNK_BYTES, send_in_bounded_chunks
 
 needs_postgresql = pytest.mark.skipif(
     not (TEST_DATABASE_URL or "").startswith("postgresql"),
@@ -130,3 +138,67 @@ def test_two_instances_share_tokens_and_images(server_database):
             second.stop()
     finally:
         first.stop()
+
+
+class RecordedReads(io.FileIO):
+    """A file that remembers how many bytes each read asked for."""
+
+    sizes: list[int]
+
+    def read(self, size=-1):
+        self.sizes.append(size)
+        return super().read(size)
+
+
+def largest_read_serving(path, patched: bool) -> tuple[int, bytes]:
+    """Serve ``path`` through waitress's file wrapper; the largest read and the body."""
+    files: list[RecordedReads] = []
+
+    def app(environ, start_response):
+        file = RecordedReads(path)
+        file.sizes = []
+        files.append(file)
+        start_response("200 OK", [("Content-Length", str(path.stat().st_size))])
+        return environ["wsgi.file_wrapper"](file, 64 * 1024)
+
+    saved = HTTPChannel.__dict__.get("sendbuf_len")
+    if saved is not None and not patched:
+        del HTTPChannel.sendbuf_len
+    try:
+        if patched:
+            send_in_bounded_chunks()
+        server = create_server(app, host="127.0.0.1", port=0, threads=1)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            body = requests.get(f"http://127.0.0.1:{server.effective_port}/", timeout=30).content
+        finally:
+            server.close()
+            thread.join(10)
+    finally:
+        if saved is not None:
+            HTTPChannel.sendbuf_len = saved
+        elif "sendbuf_len" in HTTPChannel.__dict__:
+            del HTTPChannel.sendbuf_len
+    return max(files[0].sizes), body
+
+
+def test_a_large_answer_is_read_in_bounded_chunks(tmp_path):
+    """waitress reads a response's file as much at a time as the socket's send buffer
+    holds (about 4 MB on a Linux loopback); served as the service serves, at most
+    SEND_CHUNK_BYTES, and the answer is whole."""
+    path = tmp_path / "answer.json"
+    path.write_bytes(os.urandom(6 * 1024 * 1024))
+    largest, body = largest_read_serving(path, patched=True)
+    assert body == path.read_bytes()
+    assert largest <= SEND_CHUNK_BYTES
+    # The control: waitress's own reads, where the kernel's buffer is larger than ours.
+    with socket.create_server(("127.0.0.1", 0)) as listener, \
+            socket.create_connection(listener.getsockname()):
+        accepted, _ = listener.accept()
+        with accepted:
+            kernel_buffer = accepted.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+    largest, body = largest_read_serving(path, patched=False)
+    assert body == path.read_bytes()
+    if kernel_buffer > SEND_CHUNK_BYTES:
+        assert largest > SEND_CHUNK_BYTES

@@ -32,6 +32,29 @@ def allow_api_key_header() -> None:
     HTTPChannel.parser_class = ApiKeyHeaderParser
 
 
+SEND_CHUNK_BYTES = 256 * 1024
+
+
+def send_in_bounded_chunks(chunk: int = SEND_CHUNK_BYTES) -> None:
+    """Make every waitress connection in this process read at most ``chunk`` bytes of a
+    response at a time.
+
+    waitress reads as much of a response (from memory or from its file) per ``send()`` as
+    the socket's send buffer holds, and reads it twice (to send, then to skip what was
+    sent). On Linux the kernel grows that buffer to about 4 MB, so 8 clients fetching a
+    7 MB pet list held 30 MB of copies at once: the server's peak memory
+    (benchmarks/PROFILE.md, "memory"). Smaller reads change nothing else: waitress goes
+    on sending while the socket takes more, and the kernel still sizes its own buffer.
+    """
+    def get(channel) -> int:
+        return channel.__dict__.get("_bounded_sendbuf_len", chunk)
+
+    def set_(channel, value: int) -> None:
+        channel.__dict__["_bounded_sendbuf_len"] = min(value, chunk)
+
+    HTTPChannel.sendbuf_len = property(get, set_)
+
+
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
@@ -78,6 +101,7 @@ def allow_open_files(count: int) -> None:
 
 def serve(app, host: str = "127.0.0.1", port: int = 8080, threads: int = 4, **options) -> None:
     allow_api_key_header()
+    send_in_bounded_chunks()
     return_large_blocks_to_the_system()
     allow_open_files(options.get("connection_limit", 100) + 256)
     waitress.serve(app, host=host, port=port, threads=threads, **options)
