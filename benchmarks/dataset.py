@@ -29,7 +29,7 @@ from timekit_api.database.models import (
     Pet,
     User,
 )
-from timekit_api.domain.accounts import login_key
+from timekit_api.domain.accounts import Hashing, login_key
 from timekit_api.domain.pets import pet_document
 from timekit_api.domain.schemas import PET_STATUSES, PetSchema
 from timekit_api.domain.tokens import digest
@@ -103,7 +103,7 @@ def booking_rows(bookings: int, due: int, pets: int, users: int) -> tuple[list, 
 
 
 def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
-          password_method: str = "scrypt", bookings: int = 0, due: int = 0) -> dict:
+          password_method: str = Hashing.method, bookings: int = 0, due: int = 0) -> dict:
     """Fill an empty database; returns what the load scripts need to know about it."""
     started = time.perf_counter()
     app = create_app({"DATABASE_URL": database_url, "AUTO_CREATE_SCHEMA": True})
@@ -111,7 +111,8 @@ def build(database_url: str, pets: int, users: int = 100, orders: int = 10000,
     far = dt.datetime(2099, 1, 1, tzinfo=dt.UTC)
     with app.app_context():
         engine = db.engine
-        # One hash shared by every generated user: scrypt is slow on purpose.
+        # One hash shared by every generated user, made as the service makes them (slow on
+        # purpose).
         password_hash = generate_password_hash(PASSWORD, method=password_method)
         with engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA synchronous=OFF")

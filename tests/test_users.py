@@ -5,8 +5,9 @@ import hashlib
 
 import pytest
 import sqlalchemy as sa
+from werkzeug.security import generate_password_hash
 
-from helpers import base_config, bearer, serving_app
+from helpers import base_config, bearer, clean_database, serving_app
 from timekit_api.database import db
 from timekit_api.database.models import ApiToken, User
 
@@ -33,6 +34,32 @@ class TestCreateUser:
         with app.app_context():
             stored = db.session.scalar(sa.select(User.password_hash))
         assert "secret-pw" not in stored and stored.startswith("pbkdf2:")
+
+    def test_the_default_hash_is_scrypt_at_owasps_8_mib_setting(self, tmp_path):
+        config = base_config(tmp_path)
+        del config["PASSWORD_HASH_METHOD"]  # as a deployment that never set it
+        app = serving_app(config)
+        client = app.test_client()
+        assert client.post("/v2/user", json=user_body("neo")).status_code == 200
+        with app.app_context():
+            stored = db.session.scalar(sa.select(User.password_hash))
+        assert stored.startswith("scrypt:8192:8:10$")
+        assert client.get("/v2/user/login", query_string={
+            "username": "neo", "password": "secret-pw"}).status_code == 200
+        clean_database(app)
+
+    def test_a_password_hashed_with_earlier_parameters_still_signs_in(self, app, client):
+        """Each stored hash names its own method: hashes made with Werkzeug's scrypt
+        default (32 MiB, this service's default until 2026-12) keep working."""
+        client.post("/v2/user", json=user_body("neo"))
+        with app.app_context():
+            db.session.execute(sa.update(User).values(
+                password_hash=generate_password_hash("secret-pw", method="scrypt")))
+            db.session.commit()
+        assert client.get("/v2/user/login", query_string={
+            "username": "neo", "password": "secret-pw"}).status_code == 200
+        assert client.get("/v2/user/login", query_string={
+            "username": "neo", "password": "wrong-pw"}).status_code == 400
 
     @pytest.mark.parametrize("clash", [{"username": "neo"}, {"email": "neo@example.com"}])
     def test_duplicate_username_or_email_is_409(self, client, clash):

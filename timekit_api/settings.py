@@ -38,9 +38,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                          "with `Retry-After` until it has passed)"),
     "LOGIN_FAILURES_PER_ADDRESS_PER_HOUR": (100, "failed sign-ins from one client address "
                                                  "per hour before it gets 429"),
-    "PASSWORD_HASH_METHOD": ("scrypt", "Werkzeug password-hash method for stored passwords"),
+    "PASSWORD_HASH_METHOD": ("scrypt:8192:8:10",
+                             "Werkzeug password-hash method for new passwords (scrypt N=2^13, "
+                             "r=8, p=10: one of OWASP's settings, 8 MiB per hash)"),
     "PASSWORD_HASH_CONCURRENCY": (1, "password hashes computed at once per process (each "
-                                     "scrypt takes 32 MiB: raise it with cores and memory)"),
+                                     "takes a CPU, and 8 MiB with the default method: raise "
+                                     "it with cores)"),
     "PASSWORD_HASH_WAIT_SECONDS": (3.0, "longest wait for a hashing slot before answering 503 "
                                         "with `Retry-After`"),
     "SERVE_THREADS": (32, "`timekit-api serve`: worker threads (sign-ins waiting for a "

@@ -25,6 +25,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..database import db, lock_row
 from ..database.models import AddressThrottle, LoginThrottle, User
+from ..settings import SETTINGS
 from . import clock
 from .errors import (
     Busy,
@@ -80,15 +81,16 @@ def check_batch_size(count: int) -> None:
 class Hashing:
     """How passwords are hashed, and how many hashes may run at once.
 
-    A hash holds a CPU for tens of milliseconds and scrypt holds 32 MiB, so at most
-    ``concurrency`` run at once per process (memory stays bounded, benchmarks/PROFILE.md
-    "hashing lock"); a request that cannot get a slot within ``wait_seconds`` is refused
-    with Busy (503 + Retry-After) instead of holding a server thread in a queue.
+    A hash holds a CPU for a tenth of a second and scrypt its working memory (8 MiB with
+    the default parameters), so at most ``concurrency`` run at once per process (memory
+    stays bounded, benchmarks/PROFILE.md "hashing lock"); a request that cannot get a slot
+    within ``wait_seconds`` is refused with Busy (503 + Retry-After) instead of holding a
+    server thread in a queue. The defaults are the settings' (``settings.SETTINGS``).
     """
 
-    method: str = "scrypt"
-    concurrency: int = 1
-    wait_seconds: float = 3.0
+    method: str = SETTINGS["PASSWORD_HASH_METHOD"][0]
+    concurrency: int = SETTINGS["PASSWORD_HASH_CONCURRENCY"][0]
+    wait_seconds: float = SETTINGS["PASSWORD_HASH_WAIT_SECONDS"][0]
 
     @classmethod
     def from_config(cls, config) -> Hashing:
