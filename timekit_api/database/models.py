@@ -381,6 +381,18 @@ class ServiceSecret(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class BookingListVersion(db.Model):
+    """One row whose number grows with every write to a booking or its history (database
+    triggers, ``triggers.py``; read by ``domain/booking/list_pages.py``): the cheap
+    question "has any booking changed?" that lets each process reuse rendered list pages.
+    The catalog's ``epoch`` tells databases apart."""
+
+    __tablename__ = "booking_list_version"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
 class ServiceClock(db.Model):
     """One row: how far the service's clock is ahead of real time (the testing clock),
     shared by every instance on the database."""
@@ -393,3 +405,5 @@ class ServiceClock(db.Model):
 
 triggers.PET_TRIGGERS.install(Pet.__table__)
 triggers.BOOKING_OWNER_TRIGGERS.install(Booking.__table__)
+# Once every table exists: they are on two tables and update a third.
+triggers.BOOKING_LIST_TRIGGERS.install(db.metadata)

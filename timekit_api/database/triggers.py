@@ -88,8 +88,9 @@ class TriggerSet:
     def drop(self, connection) -> None:
         self._run(connection, 1)
 
-    def install(self, table: sa.Table) -> None:
-        """Create the triggers whenever ``create_all`` creates ``table``."""
+    def install(self, table: sa.Table | sa.MetaData) -> None:
+        """Create the triggers whenever ``create_all`` creates ``table`` (or, given the
+        metadata, once it has created every table)."""
         sa.event.listen(table, "after_create",
                         lambda target, connection, **kw: self.create(connection))
 
@@ -155,3 +156,48 @@ BOOKING_OWNER_TRIGGERS = TriggerSet(
 # The names migration 0011 calls.
 create_booking_owner = BOOKING_OWNER_TRIGGERS.create
 drop_booking_owner = BOOKING_OWNER_TRIGGERS.drop
+
+
+# --- booking_list_version: "has any booking changed?" -----------------------------------------
+#
+# One number grows with every insert, update and delete of a booking or of a transition in a
+# booking's history, whatever path writes it (the engine, the worker, a cascade from a deleted
+# pet or user, the owner copy above): ``domain/booking/list_pages.py`` reuses a rendered
+# page of ``GET /bookings`` while it has not moved. On PostgreSQL the bump is a deferred
+# constraint trigger: it runs at commit, so the row's lock is held for the commit alone and
+# booking writers on different pets do not queue behind each other for a whole transaction
+# (and, taken last, it can close no deadlock cycle). Migration 0012 creates these triggers.
+
+_BUMP_BOOKINGS = "UPDATE booking_list_version SET version = version + 1 WHERE id = 1;"
+_LISTED = ("bookings", "booking_transitions")
+
+SQLITE_BOOKING_LIST = [
+    f"CREATE TRIGGER {table}_list_{event.lower()} AFTER {event} ON {table} BEGIN "
+    f"{_BUMP_BOOKINGS} END"
+    for table in _LISTED for event in ("INSERT", "UPDATE", "DELETE")]
+SQLITE_BOOKING_LIST_DROP = [f"DROP TRIGGER IF EXISTS {table}_list_{event.lower()}"
+                            for table in _LISTED for event in ("INSERT", "UPDATE", "DELETE")]
+
+POSTGRESQL_BOOKING_LIST = [
+    f"""CREATE OR REPLACE FUNCTION timekit_bump_booking_list_version() RETURNS trigger
+        LANGUAGE plpgsql AS $$ BEGIN {_BUMP_BOOKINGS} RETURN NULL; END $$""",
+    *(f"""CREATE CONSTRAINT TRIGGER {table}_list_version
+          AFTER INSERT OR UPDATE OR DELETE ON {table} DEFERRABLE INITIALLY DEFERRED
+          FOR EACH ROW EXECUTE FUNCTION timekit_bump_booking_list_version()"""
+      for table in _LISTED),
+    # TRUNCATE fires no row trigger
+    *(f"""CREATE TRIGGER {table}_list_truncated AFTER TRUNCATE ON {table}
+          FOR EACH STATEMENT EXECUTE FUNCTION timekit_bump_booking_list_version()"""
+      for table in _LISTED),
+]
+POSTGRESQL_BOOKING_LIST_DROP = [
+    *(f"DROP TRIGGER IF EXISTS {table}_list_{kind} ON {table}"
+      for table in _LISTED for kind in ("version", "truncated")),
+    "DROP FUNCTION IF EXISTS timekit_bump_booking_list_version()"]
+
+BOOKING_LIST_TRIGGERS = TriggerSet(
+    "booking list", {"sqlite": (SQLITE_BOOKING_LIST, SQLITE_BOOKING_LIST_DROP),
+                     "postgresql": (POSTGRESQL_BOOKING_LIST, POSTGRESQL_BOOKING_LIST_DROP)})
+# The names migration 0012 calls.
+create_booking_list = BOOKING_LIST_TRIGGERS.create
+drop_booking_list = BOOKING_LIST_TRIGGERS.drop

@@ -228,7 +228,7 @@ def _list_statements(search_keys: tuple[str, ...]) -> _ListStatements:
 
 
 def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
-                  page: int) -> BookingPage:
+                  page: int, now: dt.datetime | None = None) -> BookingPage:
     """The bookings ``viewer_id`` may see, by start time, one page of them.
 
     A constant number of queries whatever the page holds: the counts, the page's ids, the
@@ -238,8 +238,9 @@ def list_bookings(viewer_id: int, search: dict[str, list], limit: int,
     (``ix_bookings_booker_start``, ``ix_bookings_owner_start``) and cut at the page's
     end before the branches are merged; the total is booker's + owner's - both, where a
     UNION would sort every visible row to drop duplicates (benchmarks/PROFILE.md).
+    ``now``: the service time to read the bookings at (default: now).
     """
-    now = clock.now()
+    now = now or clock.now()
     statements = _list_statements(tuple(sorted(search)))
     offset = (page - 1) * limit
     params = {"viewer": viewer_id, "now": now, "end": offset + limit, "limit": limit,

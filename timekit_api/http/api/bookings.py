@@ -14,7 +14,7 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from ...domain.booking import GraphvizError, GraphvizMissing, engine, render
+from ...domain.booking import GraphvizError, GraphvizMissing, engine, list_pages, render
 from ...domain.booking import schemas as booking_schemas
 from ...domain.booking.graphs import graphs_with_delays
 from ...domain.notifications import actions as booking_actions
@@ -22,6 +22,7 @@ from ...domain.notifications import schemas as notification_schemas
 from ...domain.tokens import READ_PETS, WRITE_PETS
 from ..auth import current_user_id
 from ..blueprint import Blueprint
+from ..responses import json_response
 
 # Shared with the pet operations (contract section 1).
 blp = Blueprint("bookings", __name__, url_prefix="/bookings", tag="Booking")
@@ -93,8 +94,21 @@ class Bookings(MethodView):
         (`state:confirmed;graph:instant`); a key given twice matches either value.
         """
         limit, page = args["limit"], args["page"]
-        result = engine.list_bookings(current_user_id(), args.get("search", {}), limit, page)
-        return with_links(result, page, limit)
+        viewer_id, search = current_user_id(), args.get("search", {})
+
+        def render_page(now) -> bytes:
+            result = engine.list_bookings(viewer_id, search, limit, page, now)
+            return current_app.json.response(
+                BOOKING_PAGE.dump(with_links(result, page, limit))).get_data()
+
+        # Everything the bytes depend on besides the bookings and the time: the viewer,
+        # the query as sent (the links repeat it) and the path the links start from.
+        key = (viewer_id, request.script_root + request.path, request.args.get("search"),
+               limit, page)
+        return json_response(list_pages.pages.get(key, render_page))
+
+
+BOOKING_PAGE = booking_schemas.BookingPageSchema()
 
 
 @blp.route("/groups")
