@@ -60,6 +60,7 @@ def main() -> None:
     os.environ["TIMEKIT_DATABASE_URL"] = url
     os.environ["TIMEKIT_WORKER_ENABLED"] = "0"  # as run.py serves it: no thread beside
     os.environ["TIMEKIT_ACCESS_LOG"] = "0"
+    os.environ.update(bench.UNLIMITED_ENVIRONMENT)  # as run.py serves it: limits out of reach
     import service
 
     app = service.app

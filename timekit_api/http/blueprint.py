@@ -29,6 +29,11 @@ class Blueprint(SmorestBlueprint):
         if name in xml.OBJECT_ROOTS:  # the Petstore's blueprints speak XML too
             self._prepare_doc_cbks.append(_document_xml)
 
+    def arguments(self, schema, **kwargs):
+        """flask-smorest's, with one schema instance for every request: given a class,
+        webargs builds an instance per request (~0.1 ms, a tenth of a cached read)."""
+        return super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
+
     def route(self, rule, *, parameters=None, tags=None, **options):
         return super().route(rule, parameters=parameters, tags=tags or [self.tag], **options)
 
