@@ -133,12 +133,18 @@ def booking_change(app, world, booking, client):
     def pet_deleted():
         assert client.delete(f"/v2/pet/{world.pet}", headers=world.owner).status_code == 200
 
+    def booker_renamed():  # the history names who applied each action
+        response = client.put("/v2/user/booker", json={"username": "renamed"},
+                              headers=world.booker)
+        assert response.status_code == 200, response.json
+
     return {"http_action": http_action, "core_update": core_update,
-            "history_deleted": history_deleted, "pet_deleted": pet_deleted}
+            "history_deleted": history_deleted, "pet_deleted": pet_deleted,
+            "booker_renamed": booker_renamed}
 
 
 @pytest.mark.parametrize("path", ["http_action", "core_update", "history_deleted",
-                                  "pet_deleted"])
+                                  "pet_deleted", "booker_renamed"])
 def test_every_write_path_shows_at_once(app, world, client, path):
     booking = world.book()
     before = world.page()
@@ -150,6 +156,9 @@ def test_every_write_path_shows_at_once(app, world, client, path):
         assert after.json["data"] == [] and after.json["total"] == 0
     elif path == "history_deleted":
         assert after.json["data"][0]["transitions"] == []
+    elif path == "booker_renamed":
+        assert before.json["data"][0]["transitions"][0]["actor"] == "booker"
+        assert after.json["data"][0]["transitions"][0]["actor"] == "renamed"
     else:
         assert states(after) == {booking["id"]: "cancelled"}
 

@@ -162,21 +162,27 @@ drop_booking_owner = BOOKING_OWNER_TRIGGERS.drop
 #
 # One number grows with every insert, update and delete of a booking or of a transition in a
 # booking's history, whatever path writes it (the engine, the worker, a cascade from a deleted
-# pet or user, the owner copy above): ``domain/booking/list_pages.py`` reuses a rendered
-# page of ``GET /bookings`` while it has not moved. On PostgreSQL the bump is a deferred
-# constraint trigger: it runs at commit, so the row's lock is held for the commit alone and
-# booking writers on different pets do not queue behind each other for a whole transaction
-# (and, taken last, it can close no deadlock cycle). Migration 0012 creates these triggers.
+# pet or user, the owner copy above), and with every change of a username (a history shows
+# who applied each action): ``domain/booking/list_pages.py`` reuses a rendered page of
+# ``GET /bookings`` while it has not moved. On PostgreSQL the bump is a deferred constraint
+# trigger: it runs at commit, so the row's lock is held for the commit alone and booking
+# writers on different pets do not queue behind each other for a whole transaction (and,
+# taken last, it can close no deadlock cycle). Migration 0012 creates these triggers.
 
 _BUMP_BOOKINGS = "UPDATE booking_list_version SET version = version + 1 WHERE id = 1;"
 _LISTED = ("bookings", "booking_transitions")
 
 SQLITE_BOOKING_LIST = [
-    f"CREATE TRIGGER {table}_list_{event.lower()} AFTER {event} ON {table} BEGIN "
-    f"{_BUMP_BOOKINGS} END"
-    for table in _LISTED for event in ("INSERT", "UPDATE", "DELETE")]
-SQLITE_BOOKING_LIST_DROP = [f"DROP TRIGGER IF EXISTS {table}_list_{event.lower()}"
-                            for table in _LISTED for event in ("INSERT", "UPDATE", "DELETE")]
+    *(f"CREATE TRIGGER {table}_list_{event.lower()} AFTER {event} ON {table} BEGIN "
+      f"{_BUMP_BOOKINGS} END"
+      for table in _LISTED for event in ("INSERT", "UPDATE", "DELETE")),
+    "CREATE TRIGGER users_renamed_list AFTER UPDATE OF username ON users "
+    f"WHEN OLD.username IS NOT NEW.username BEGIN {_BUMP_BOOKINGS} END",
+]
+SQLITE_BOOKING_LIST_DROP = [
+    *(f"DROP TRIGGER IF EXISTS {table}_list_{event.lower()}"
+      for table in _LISTED for event in ("INSERT", "UPDATE", "DELETE")),
+    "DROP TRIGGER IF EXISTS users_renamed_list"]
 
 POSTGRESQL_BOOKING_LIST = [
     f"""CREATE OR REPLACE FUNCTION timekit_bump_booking_list_version() RETURNS trigger
@@ -189,10 +195,15 @@ POSTGRESQL_BOOKING_LIST = [
     *(f"""CREATE TRIGGER {table}_list_truncated AFTER TRUNCATE ON {table}
           FOR EACH STATEMENT EXECUTE FUNCTION timekit_bump_booking_list_version()"""
       for table in _LISTED),
+    """CREATE CONSTRAINT TRIGGER users_renamed_list AFTER UPDATE OF username ON users
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+       WHEN (OLD.username IS DISTINCT FROM NEW.username)
+       EXECUTE FUNCTION timekit_bump_booking_list_version()""",
 ]
 POSTGRESQL_BOOKING_LIST_DROP = [
     *(f"DROP TRIGGER IF EXISTS {table}_list_{kind} ON {table}"
       for table in _LISTED for kind in ("version", "truncated")),
+    "DROP TRIGGER IF EXISTS users_renamed_list ON users",
     "DROP FUNCTION IF EXISTS timekit_bump_booking_list_version()"]
 
 BOOKING_LIST_TRIGGERS = TriggerSet(

@@ -3,12 +3,14 @@
 A page of 50 bookings with their histories costs ~9 ms of CPU to load and dump (ORM rows,
 then the schema), and clients ask for the same page again and again (a dashboard polling
 its first page). A page is a function of two things only: the rows of ``bookings`` and
-``booking_transitions``, and the service's time, which matters only when it passes a
-booking's ``due_at`` (its automatic transition then reads as applied, ``engine.state_at``).
+``booking_transitions`` (with the usernames a history shows), and the service's time, which
+matters only when it passes a booking's ``due_at`` (its automatic transition then reads as
+applied, ``engine.state_at``).
 So a rendered page is kept with
 
 - the database's ``booking_list_version`` when it was made: triggers bump it on every
-  write to either table, whatever path writes (``database/triggers.py``), so one
+  write to either table and every renamed user, whatever path writes
+  (``database/triggers.py``), so one
   primary-key read tells every instance whether anything changed; the version is read
   *before* the page is computed, so a page is never filed under a version older than the
   data it shows; the catalog's ``epoch`` tells databases apart;
