@@ -25,6 +25,7 @@ from helpers import (
     start_server,
     waitress_serve_command,
 )
+from timekit_api.http import limits
 
 REDIS_URL = os.environ.get("TIMEKIT_TEST_REDIS_URL")
 LIMIT_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
@@ -148,3 +149,29 @@ def test_an_unreachable_redis_never_makes_a_request_fail(tmp_path):
         assert "RateLimit-Limit" in response.headers  # counted in memory meanwhile
     finally:
         clean_database(app)
+
+
+def test_a_failed_shared_store_is_left_alone_for_a_while(monkeypatch, caplog):
+    """One failure, one warning; counting goes on in memory, and the shared store is asked
+    again only after STORAGE_RETRY_SECONDS (a dead Redis costs no timeout per request)."""
+    counted = limits.RateLimits({"RATE_LIMIT_PER_HOUR": 5, "RATE_LIMIT_ANONYMOUS_PER_HOUR": 3,
+                                 "RATE_LIMIT_STORAGE_URL": ""})
+    attempts = []
+
+    class DeadStore:
+        def hit(self, *args):
+            attempts.append(args)
+            raise ConnectionError("refused")
+
+    counted.shared = DeadStore()
+    now = [1000.0]
+    monkeypatch.setattr(limits.time, "monotonic", lambda: now[0])
+    answers = [counted.count(counted.anonymous, "address:x") for _ in range(4)]
+    assert [allowed for allowed, _, _ in answers] == [True, True, True, False]
+    assert [remaining for _, _, remaining in answers] == [2, 1, 0, 0]
+    assert len(attempts) == 1
+    assert [r.message for r in caplog.records if r.name == limits.log.name] == [
+        "rate-limit storage failed (ConnectionError); counting in memory for 30 s"]
+    now[0] += limits.STORAGE_RETRY_SECONDS
+    counted.count(counted.anonymous, "address:x")
+    assert len(attempts) == 2
