@@ -5,19 +5,18 @@ then the schema), and clients ask for the same page again and again (a dashboard
 its first page). A page is a function of two things only: the rows of ``bookings`` and
 ``booking_transitions`` (with the usernames a history shows), and the service's time, which
 matters only when it passes a booking's ``due_at`` (its automatic transition then reads as
-applied, ``engine.state_at``).
-So a rendered page is kept with
+applied, ``engine.state_at``). So a rendered page is kept with
 
 - the database's ``booking_list_version`` when it was made: triggers bump it on every
   write to either table and every renamed user, whatever path writes
-  (``database/triggers.py``), so one
-  primary-key read tells every instance whether anything changed; the version is read
-  *before* the page is computed, so a page is never filed under a version older than the
-  data it shows; the catalog's ``epoch`` tells databases apart;
+  (``database/triggers.py``), so one primary-key read tells every instance whether anything
+  changed; the version is read *before* the page is computed, so a page is never filed
+  under a version older than the data it shows; the catalog's ``epoch`` tells databases
+  apart;
 - the service time it was made at and the first ``due_at`` after it: it is reused only in
   between (a test clock moved back, or time reaching the next due transition, recomputes).
 
-Pages are small (~70 KB for 50 bookings), kept in memory within a budget, least recently
+Pages are small (tens of KB for 50 bookings), kept in memory within a budget, least recently
 used out first; a key holds everything the rendered bytes depend on besides the data (the
 viewer, the query as sent, the links' base path). Measured: benchmarks/PROFILE.md.
 """
