@@ -251,6 +251,22 @@ class Api:
         return response.json
 
 
+class BookingParties:
+    """An owner with a pet open for booking, a booker and a stranger, all signed up through
+    the HTTP API (the starting point of the booking tests' worlds)."""
+
+    def __init__(self, client, api: Api):
+        self.client, self.api = client, api
+        self.owner = api.user("owner")
+        self.booker = api.user("booker")
+        self.stranger = api.user("stranger")
+        self.pet = api.add_pet(self.owner)["id"]
+        api.open_for_booking(self.owner, self.pet)
+
+    def headers(self, who: str) -> dict:
+        return {"booker": self.booker, "owner": self.owner, "stranger": self.stranger}[who]
+
+
 def http_open_for_booking(url: str, headers: dict, pet_id: int, **settings) -> dict:
     """``Api.open_for_booking`` against a live server."""
     response = requests.put(f"{url}/resources/{pet_id}", json={**OPEN_SETTINGS, **settings},

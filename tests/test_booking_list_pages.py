@@ -15,6 +15,7 @@ import requests
 import sqlalchemy as sa
 
 from helpers import (
+    BookingParties,
     base_config,
     bearer,
     clean_database,
@@ -43,14 +44,9 @@ def no_pages_from_other_tests():
     list_pages.pages.clear()
 
 
-class World:
+class World(BookingParties):
     def __init__(self, client, api):
-        self.client = client
-        self.owner = api.user("owner")
-        self.booker = api.user("booker")
-        self.stranger = api.user("stranger")
-        self.pet = api.add_pet(self.owner)["id"]
-        api.open_for_booking(self.owner, self.pet)
+        super().__init__(client, api)
         self.set_clock("2029-12-31T10:00:00Z")
 
     def set_clock(self, now=None, advance=None):

@@ -16,6 +16,7 @@ from helpers import (
     AUTOMATIC_TRANSITIONS,
     GROUP_TRANSITIONS,
     LEGAL_TRANSITIONS,
+    BookingParties,
     base_config,
     clean_database,
     serving_app,
@@ -36,18 +37,10 @@ def app(tmp_path):
     clean_database(app)
 
 
-class World:
+class World(BookingParties):
     def __init__(self, client, api):
-        self.client = client
-        self.owner = api.user("owner")
-        self.booker = api.user("booker")
-        self.stranger = api.user("stranger")
-        self.pet = api.add_pet(self.owner)["id"]
-        api.open_for_booking(self.owner, self.pet)
+        super().__init__(client, api)
         self.set_clock("2029-12-31T10:00:00Z")
-
-    def headers(self, who):
-        return {"booker": self.booker, "owner": self.owner, "stranger": self.stranger}[who]
 
     def set_clock(self, now):
         response = self.client.put("/v2/testing/clock", json={"now": now})

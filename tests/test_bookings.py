@@ -13,7 +13,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS
+from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS, BookingParties
 from timekit_api.database import db
 from timekit_api.database.models import Booking, Pet, User
 from timekit_api.domain.booking import drawing
@@ -48,25 +48,13 @@ def booking_body(pet_id, graph="confirm_decline", start=START, end=END, **fields
     return body
 
 
-class World:
+class World(BookingParties):
     """An owner with a pet and a booker, all through the HTTP API."""
-
-    def __init__(self, client, api):
-        self.client = client
-        self.owner = api.user("owner")
-        self.booker = api.user("booker")
-        self.stranger = api.user("stranger")
-        self.pet = api.add_pet(self.owner)["id"]
-        api.open_for_booking(self.owner, self.pet)
-        self.api = api
 
     def another_pet(self):
         pet = self.api.add_pet(self.owner)["id"]
         self.api.open_for_booking(self.owner, pet)
         return pet
-
-    def headers(self, who):
-        return {"booker": self.booker, "owner": self.owner, "stranger": self.stranger}[who]
 
     def create(self, who="booker", **fields):
         response = self.client.post("/v2/bookings", json=booking_body(self.pet, **fields),
