@@ -98,3 +98,15 @@ def test_out_of_range_resource_id_in_a_search_is_400(client, alice):
     response = client.get("/v2/bookings?search=resource_id:9223372036854775808", headers=alice)
     assert response.status_code == 400
     assert "resource_id" in response.json["message"] + str(response.json.get("errors"))
+
+
+@pytest.mark.parametrize(("value", "status"), [
+    ("\x0cab" + "\t" * 300, 400),  # schemathesis: short once trimmed, 304 characters as sent
+    ("a" * 255, 200), ("a" * 256, 400), ("ab," * 85, 200), ("ab," * 85 + "a", 400)])
+def test_a_query_value_longer_than_the_document_allows_is_400(client, value, status):
+    """The document's maxLength for findByTags' values counts each value as sent, before it
+    is split at commas and trimmed."""
+    response = client.get("/v2/pet/findByTags", query_string={"tags": value})
+    assert response.status_code == status, response.json
+    if status == 400:
+        assert response.json["errors"] == {"tags": ["Each value has at most 255 characters."]}

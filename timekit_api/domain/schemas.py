@@ -115,6 +115,12 @@ class CommaSeparatedList(fields.List):
         # The document's maxItems counts the parameter's values as sent, empty ones included.
         if len(values) > MAX_QUERY_VALUES:
             raise ma.ValidationError(f"At most {MAX_QUERY_VALUES} values.")
+        # The document's maxLength is the item field's, and it counts each value as sent
+        # (before splitting and trimming): 300 tabs around a short tag are too long.
+        longest = min((v.max for v in self.inner.validators
+                       if isinstance(v, validate.Length) and v.max is not None), default=None)
+        if longest is not None and any(len(v) > longest for v in values):
+            raise ma.ValidationError(f"Each value has at most {longest} characters.")
         items = [part.strip() for v in values for part in v.split(",") if part.strip()]
         if not items:
             raise ma.ValidationError("At least one value is required.")
