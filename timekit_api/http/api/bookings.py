@@ -98,8 +98,8 @@ class Bookings(MethodView):
 
         def render_page(now) -> bytes:
             result = engine.list_bookings(viewer_id, search, limit, page, now)
-            return current_app.json.response(
-                BOOKING_PAGE.dump(with_links(result, page, limit))).get_data()
+            return current_app.json.dumps(
+                BOOKING_PAGE.dump(with_links(result, page, limit))).encode()
 
         # Everything the bytes depend on besides the bookings and the time: the viewer,
         # the query as sent (the links repeat it) and the path the links start from.
