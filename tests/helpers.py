@@ -69,6 +69,28 @@ def base_config(tmp_path) -> dict:
     }
 
 
+# For tests that move the testing clock: its endpoints on, and tokens that outlive the
+# clock's trips to 2030 (their expiry follows the clock too).
+CLOCK_SETTINGS = {"TESTING_ENDPOINTS": True, "TOKEN_TTL_SECONDS": 5 * 365 * 24 * 3600}
+
+
+def executed_statements(app, call):
+    """The SQL statements ``call()`` runs on ``app``'s engine, and what it returned."""
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        result = call()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    return statements, result
+
+
 def serving_app(config):
     """An app as a serving process builds it: ``create_app``, then the migrations (which
     ``create_app`` never runs by itself).

@@ -15,10 +15,12 @@ import requests
 import sqlalchemy as sa
 
 from helpers import (
+    CLOCK_SETTINGS,
     BookingParties,
     base_config,
     bearer,
     clean_database,
+    executed_statements,
     http_open_for_booking,
     http_session,
     serving_app,
@@ -31,8 +33,7 @@ FIRST_SLOT, SLOT = dt.datetime(2030, 1, 1, tzinfo=dt.UTC), dt.timedelta(minutes=
 
 @pytest.fixture
 def app(tmp_path):
-    app = serving_app({**base_config(tmp_path), "TESTING_ENDPOINTS": True,
-                       "TOKEN_TTL_SECONDS": 5 * 365 * 24 * 3600})
+    app = serving_app({**base_config(tmp_path), **CLOCK_SETTINGS})
     yield app
     clean_database(app)
 
@@ -74,23 +75,6 @@ def world(client, api):
     return World(client, api)
 
 
-def statements_of(app, request):
-    """The SQL statements ``request()`` runs, and its answer."""
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def record(connection, cursor, statement, *args):
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
-        answer = request()
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
-    return statements, answer
-
-
 def reads_bookings(statements) -> bool:
     return any("FROM bookings" in s or "booking_transitions" in s for s in statements)
 
@@ -101,11 +85,35 @@ def states(response) -> dict[str, str]:
 
 def test_a_repeated_page_reads_no_booking(app, world):
     world.book()
-    first_statements, first = statements_of(app, lambda: world.page("?limit=50"))
-    again_statements, again = statements_of(app, lambda: world.page("?limit=50"))
+    first_statements, first = executed_statements(app, lambda: world.page("?limit=50"))
+    again_statements, again = executed_statements(app, lambda: world.page("?limit=50"))
     assert reads_bookings(first_statements)
     assert not reads_bookings(again_statements)
     assert again.data == first.data and again.json["total"] == 1
+
+
+def test_pages_stay_within_their_memory_budget(app):
+    """The least recently used page goes first; a page over MAX_PAGE_BYTES is not kept."""
+    cache = list_pages.PageCache(max_memory=250, max_page=120)
+    rendered = []
+
+    def page(name, size):
+        def render(now):
+            rendered.append(name)
+            return name.encode().ljust(size, b" ")
+        return render
+
+    with app.app_context():
+        for name in ("a", "b", "a", "c"):  # a, b, a again (reused), then c: over 250 bytes
+            assert cache.get(name, page(name, 100)).startswith(name.encode())
+        assert rendered == ["a", "b", "c"]
+        cache.get("a", page("a", 100))  # reused: b was the least recently used, it went
+        cache.get("b", page("b", 100))
+        assert rendered == ["a", "b", "c", "b"]
+        cache.get("big", page("big", 121))
+        cache.get("big", page("big", 121))
+        assert rendered[-2:] == ["big", "big"]
+        db.session.remove()
 
 
 def booking_change(app, world, booking, client):

@@ -14,6 +14,7 @@ import pytest
 
 from helpers import (
     AUTOMATIC_TRANSITIONS,
+    CLOCK_SETTINGS,
     GROUP_TRANSITIONS,
     LEGAL_TRANSITIONS,
     BookingParties,
@@ -30,9 +31,7 @@ START, END = "2030-01-01T10:00:00+00:00", "2030-01-01T11:00:00+00:00"
 
 @pytest.fixture
 def app(tmp_path):
-    # Tokens that outlive the clock's trips to 2030 (their expiry follows the clock too).
-    app = serving_app({**base_config(tmp_path), "TESTING_ENDPOINTS": True,
-                       "TOKEN_TTL_SECONDS": 5 * 365 * 24 * 3600})
+    app = serving_app({**base_config(tmp_path), **CLOCK_SETTINGS})
     yield app
     clean_database(app)
 

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS, BookingParties
+from helpers import GROUP_TRANSITIONS, LEGAL_TRANSITIONS, BookingParties, executed_statements
 from timekit_api.database import db
 from timekit_api.database.models import Booking, Pet, User
 from timekit_api.domain.booking import drawing
@@ -643,18 +643,8 @@ class TestList:
 
     def test_constant_number_of_queries_per_page(self, app, world, client):
         def count_queries(limit):
-            statements = []
-            with app.app_context():
-                engine = db.engine
-
-            def record(*args):
-                statements.append(args[2])
-
-            sa.event.listen(engine, "before_cursor_execute", record)
-            try:
-                page = client.get(f"/v2/bookings?limit={limit}", headers=world.owner).json
-            finally:
-                sa.event.remove(engine, "before_cursor_execute", record)
+            statements, page = executed_statements(app, lambda: client.get(
+                f"/v2/bookings?limit={limit}", headers=world.owner).json)
             assert len(page["data"]) == limit
             return len(statements)
 
